@@ -1,0 +1,75 @@
+"""The ``garmentkp`` command: the main callback and the registration of every subcommand.
+
+Each subcommand lives in its own module of this package as a thin call into the library.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import click
+import typer
+from typer.core import TyperGroup
+
+from garmentcli import __version__
+from garmentcli.cli import common
+from garmentcli.errors import GarmentError
+
+
+class _GarmentGroup(TyperGroup):
+    """Maps errors onto the exit-code contract: usage errors and :class:`GarmentError` exit 1."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        try:
+            return super().make_context(*args, **kwargs)
+        except click.UsageError as exc:
+            exc.exit_code = common.EXIT_USER_ERROR
+            raise
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as exc:
+            exc.exit_code = common.EXIT_USER_ERROR
+            raise
+        except GarmentError as exc:
+            common.error(str(exc))
+            raise typer.Exit(common.EXIT_USER_ERROR) from exc
+
+
+app = typer.Typer(
+    name="garmentkp",
+    cls=_GarmentGroup,
+    help=(
+        "Batch garment annotation: boxes, categories and the 294 DeepFashion2 landmarks, "
+        "measurements in centimetres, and accuracy against ground truth.\n\n"
+        "Example: garmentkp convert gt.json -o gt.csv"
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"garmentkp {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or summaries.")] = False,
+) -> None:
+    common.STATE.quiet = quiet
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+# Subcommands: one module each, registered here in the order `garmentkp --help` lists them.

@@ -1,0 +1,82 @@
+"""What every command shares: the stderr console, progress bars, and the exit-code contract.
+
+Exit codes: 0 everything worked, 1 user error (bad arguments, unreadable input), 2 partial
+failure (some files failed; results for the rest were written).
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+EXIT_OK, EXIT_USER_ERROR, EXIT_PARTIAL = 0, 1, 2
+
+console = Console(stderr=True, highlight=False)
+"""Messages, warnings and progress go to stderr so stdout stays clean for piped data."""
+
+
+@dataclass
+class CliState:
+    """Options of the main callback that every command may read."""
+
+    quiet: bool = False
+
+
+STATE = CliState()
+
+
+def error(message: str) -> None:
+    """Print a one-line error (the message should name the file and entry)."""
+    console.print(f"[red]error:[/] {escape(message)}", soft_wrap=True)
+
+
+def warn(message: str) -> None:
+    console.print(f"[yellow]warning:[/] {escape(message)}", soft_wrap=True)
+
+
+def info(message: str) -> None:
+    if not STATE.quiet:
+        console.print(escape(message), soft_wrap=True)
+
+
+def make_progress() -> Progress:
+    """A progress bar on stderr; silent when stderr is not a terminal or ``--quiet`` was given."""
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        disable=STATE.quiet or not sys.stderr.isatty(),
+        transient=True,
+    )
+
+
+@dataclass
+class FailureLog:
+    """Per-item failures of a batch: reported one line each as they happen, counted for the exit code."""
+
+    failures: list[str] = field(default_factory=list)
+
+    def add(self, message: str) -> None:
+        self.failures.append(message)
+        error(message)
+
+    def __len__(self) -> int:
+        return len(self.failures)
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_PARTIAL if self.failures else EXIT_OK

@@ -1,0 +1,1 @@
+"""Reading and writing: images, annotation formats, input lists, atomic outputs."""

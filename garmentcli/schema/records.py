@@ -1,0 +1,131 @@
+"""The one in-memory model every reader fills and every writer serialises.
+
+An :class:`AnnotationSet` holds :class:`ImageRecord` s, each holding :class:`Garment` s. A
+garment stores only its own category's landmarks, ``(K, 3)`` rows of ``x, y, v`` in dataset
+order; :meth:`Garment.vector294` expands them into the DeepFashion2 294-long vector with zeros
+elsewhere. ``v`` is 2 visible, 1 occluded, 0 not labelled for ground truth; for predictions
+it is the landmark's confidence as the detector reports it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from garmentcli.errors import FormatError
+from garmentcli.schema.layout import DF2, NUM_LANDMARKS, Category
+
+ATTRIBUTE_KEYS = ("scale", "occlusion", "zoom_in", "viewpoint", "style")
+"""DeepFashion2 per-garment attributes kept on :attr:`Garment.attributes` when present."""
+
+
+@dataclass
+class Garment:
+    """One garment: a box, a category, its landmarks, and what else the source carried."""
+
+    category_id: int
+    bbox: np.ndarray
+    """``[x, y, w, h]`` in pixels of the original image."""
+    landmarks: np.ndarray
+    """``(K, 3)`` rows ``x, y, v`` for the K landmarks of the category, dataset order."""
+    score: float | None = None
+    id: int | None = None
+    segmentation: list[list[float]] | None = None
+    attributes: dict[str, int] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Keys of the source entry this model has no field for, kept for writing back."""
+
+    def __post_init__(self) -> None:
+        self.bbox = np.asarray(self.bbox, dtype=np.float64).reshape(4)
+        self.landmarks = np.asarray(self.landmarks, dtype=np.float64).reshape(-1, 3)
+
+    @property
+    def category(self) -> Category:
+        return DF2.category(self.category_id)
+
+    @property
+    def num_labelled(self) -> int:
+        """Landmarks with v > 0 (COCO's ``num_keypoints``)."""
+        return int(np.count_nonzero(self.landmarks[:, 2] > 0))
+
+    @property
+    def area(self) -> float:
+        return float(self.bbox[2] * self.bbox[3])
+
+    def vector294(self) -> np.ndarray:
+        """The DeepFashion2 ``(294, 3)`` landmark array: this category's slice filled, zeros elsewhere."""
+        full = np.zeros((NUM_LANDMARKS, 3))
+        full[self.category.slice] = self.landmarks
+        return full
+
+    @classmethod
+    def from_vector294(cls, category_id: int, bbox: Any, vector: Any, **kwargs: Any) -> Garment:
+        """Build a garment from a flat or ``(294, 3)`` landmark vector, keeping its category's slice."""
+        array = np.asarray(vector, dtype=np.float64)
+        if array.size != NUM_LANDMARKS * 3:
+            raise FormatError(f"landmark vector has {array.size} values, expected {NUM_LANDMARKS * 3}")
+        category = DF2.category(category_id)
+        return cls(category_id, bbox, array.reshape(NUM_LANDMARKS, 3)[category.slice], **kwargs)
+
+    def validate(self) -> None:
+        """Raise :class:`FormatError` (one line) when the garment cannot be right."""
+        category = DF2.category(self.category_id)
+        if self.landmarks.shape != (category.num_landmarks, 3):
+            raise FormatError(
+                f"{category.name} needs {category.num_landmarks} landmarks, got {self.landmarks.shape[0]}"
+            )
+        if not np.all(np.isfinite(self.bbox)) or not np.all(np.isfinite(self.landmarks)):
+            raise FormatError("NaN or infinite coordinate")
+        if self.bbox[2] <= 0 or self.bbox[3] <= 0:
+            raise FormatError(f"box has no area: w={self.bbox[2]:g}, h={self.bbox[3]:g}")
+        if self.score is not None and not np.isfinite(self.score):
+            raise FormatError("score is NaN or infinite")
+
+
+@dataclass
+class ImageRecord:
+    """One image and the garments on it."""
+
+    id: int
+    file_name: str
+    """Path relative to the image root (as COCO's ``file_name``)."""
+    width: int = 0
+    height: int = 0
+    garments: list[Garment] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Image-level keys the model has no field for (DeepFashion2 ``source``/``pair_id``, synth truth …)."""
+
+
+@dataclass
+class AnnotationSet:
+    """Images with their garments: ground truth or predictions, whatever the source format."""
+
+    images: list[ImageRecord] = field(default_factory=list)
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __iter__(self) -> Iterator[ImageRecord]:
+        return iter(self.images)
+
+    @property
+    def num_garments(self) -> int:
+        return sum(len(image.garments) for image in self.images)
+
+    def garments(self) -> Iterator[tuple[ImageRecord, Garment]]:
+        """Every garment with the image it is on."""
+        for image in self.images:
+            for garment in image.garments:
+                yield image, garment
+
+    def by_id(self) -> dict[int, ImageRecord]:
+        return {image.id: image for image in self.images}
+
+    @property
+    def is_prediction(self) -> bool:
+        """True when every garment carries a score (detector output rather than ground truth)."""
+        return self.num_garments > 0 and all(g.score is not None for _, g in self.garments())
