@@ -1,0 +1,131 @@
+"""``garmentkp draw``: pictures of annotations or predictions over their images."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated
+
+import cv2
+import numpy as np
+import typer
+
+from garmentcli.cli import common
+from garmentcli.errors import GarmentError, InputError
+from garmentcli.io.atomic import atomic_write
+from garmentcli.io.df2 import default_image_folder
+from garmentcli.io.formats import READERS, read_annotations
+from garmentcli.io.garments import category_id_of
+from garmentcli.io.images import read_image
+from garmentcli.schema.records import AnnotationSet, ImageRecord
+from garmentcli.viz.draw import contact_sheet, draw_garments
+
+SHEET_CELL_WIDTH = 320
+
+
+def select_images(
+    aset: AnnotationSet, categories: set[int] | None, min_score: float, limit: int | None
+) -> Iterator[ImageRecord]:
+    """Images to draw, each with only the garments that pass the filters; at most ``limit``.
+
+    With a category filter, images left without garments are not drawn.
+    """
+    count = 0
+    for image in aset.images:
+        if limit is not None and count >= limit:
+            return
+        garments = [
+            g
+            for g in image.garments
+            if (categories is None or g.category_id in categories) and (g.score is None or g.score >= min_score)
+        ]
+        if categories is not None and not garments:
+            continue
+        count += 1
+        yield ImageRecord(image.id, image.file_name, image.width, image.height, garments, image.extra)
+
+
+def _write_image(image: np.ndarray, path: Path) -> None:
+    ok, encoded = cv2.imencode(path.suffix, image, [cv2.IMWRITE_JPEG_QUALITY, 92])
+    if not ok:
+        raise InputError(f"{path}: could not encode the picture")
+    with atomic_write(path, "wb") as handle:
+        handle.write(encoded.tobytes())
+
+
+def _output_path(outdir: Path, file_name: str) -> Path:
+    relative = Path(file_name)
+    if relative.is_absolute() or ".." in relative.parts:
+        relative = Path(relative.name)
+    return outdir / relative.with_suffix(".jpg")
+
+
+def draw(
+    annotations: Annotated[
+        str,
+        typer.Argument(
+            metavar="ANNOTATIONS", help="Annotations or predictions in any format `garmentkp convert` reads."
+        ),
+    ],
+    outdir: Annotated[Path, typer.Option("--output", "-o", help="Folder for the pictures (JPEG, same names).")],
+    images: Annotated[
+        Path | None,
+        typer.Option(
+            "--images",
+            help="Folder the entries' file names are relative to "
+            "(default: image/ of a DeepFashion2 split, else the annotation file's folder).",
+        ),
+    ] = None,
+    from_format: Annotated[
+        str | None, typer.Option("--from", help=f"Input format ({', '.join(READERS)}); guessed when omitted.")
+    ] = None,
+    max_images: Annotated[int | None, typer.Option("--max", min=1, help="Draw at most this many images.")] = None,
+    filter_category: Annotated[
+        list[str] | None,
+        typer.Option("--filter-category", help="Only garments of this category (name or id); repeatable."),
+    ] = None,
+    min_score: Annotated[float, typer.Option("--min-score", help="Hide predictions scored below this.")] = 0.0,
+    sheet: Annotated[
+        Path | None, typer.Option("--sheet", help="Also write one contact sheet of all the pictures here.")
+    ] = None,
+    cols: Annotated[int, typer.Option("--cols", min=1, help="Contact-sheet columns.")] = 4,
+) -> None:
+    """Draw boxes, outlines, landmarks (filled = visible, hollow = occluded), labels and scores.
+
+    Examples: garmentkp draw validation/ --images validation/image -o drawn/ --max 20;
+    garmentkp draw pred.jsonl --images photos/ -o drawn/ --min-score 0.3 --filter-category trousers --sheet sheet.jpg
+    """
+    images = images or default_image_folder(Path(annotations))
+    if not images.is_dir():
+        raise InputError(f"{images}: no such folder")
+    try:
+        categories = {category_id_of(c) for c in filter_category} if filter_category else None
+    except GarmentError as exc:
+        raise InputError(f"--filter-category: {exc}") from None
+    failures = common.FailureLog()
+    aset = read_annotations(annotations, from_format, on_error=failures.add)
+    chosen = list(select_images(aset, categories, min_score, max_images))
+    if not chosen:
+        raise InputError(f"{annotations}: no images to draw" + (" with those categories" if categories else ""))
+    thumbnails: list[np.ndarray] = []
+    drawn = 0
+    with common.make_progress() as progress:
+        task = progress.add_task("drawing", total=len(chosen))
+        for record in chosen:
+            try:
+                picture = draw_garments(read_image(images / record.file_name), record.garments)
+                _write_image(picture, _output_path(outdir, record.file_name))
+            except InputError as exc:
+                failures.add(f"{exc} (image id={record.id})")
+            else:
+                drawn += 1
+                if sheet is not None:
+                    scale = SHEET_CELL_WIDTH / picture.shape[1]
+                    thumbnails.append(cv2.resize(picture, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA))
+            progress.advance(task)
+    if sheet is not None and thumbnails:
+        _write_image(contact_sheet(thumbnails, cols, SHEET_CELL_WIDTH), sheet)
+    common.info(
+        f"drew {drawn} of {len(chosen)} images -> {outdir}" + (f" ({len(failures)} failures)" if failures else "")
+    )
+    raise typer.Exit(failures.exit_code if drawn else common.EXIT_USER_ERROR)

@@ -1,0 +1,147 @@
+"""One entry point for every annotation format: ``read_annotations`` / ``write_annotations``.
+
+:data:`READERS` and :data:`WRITERS` map format names to functions, so other modules can add
+formats (reader ``(path, on_error) -> AnnotationSet``, writer ``(aset, path) -> None``). When
+no format is given it is guessed from the path: folders by their content (``annos/`` ->
+``df2``, ``list_landmarks.txt`` -> ``fld``), files by suffix, ``.json`` files by their first
+bytes (a list is a result list), ``-`` is JSON Lines on stdin/stdout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from garmentcli.errors import FormatError, InputError
+from garmentcli.io import coco, cvat, df2, fld, jsonl, labelstudio, tables, yolo
+from garmentcli.io.jsonio import OnError, raise_on_error
+from garmentcli.schema.records import AnnotationSet
+
+Reader = Callable[[Path, OnError], AnnotationSet]
+Writer = Callable[[AnnotationSet, Path], None]
+
+
+def _read_df2(path: Path, on_error: OnError) -> AnnotationSet:
+    """A split folder, or a single annos file."""
+    if path.is_dir():
+        return df2.read_df2_split(path, on_error)
+    return AnnotationSet([df2.read_df2_anno(path, on_error=on_error)])
+
+
+READERS: dict[str, Reader] = {
+    "df2": _read_df2,
+    "coco": coco.read_coco,
+    "results": coco.read_coco,
+    "fld": fld.read_fld,
+    "jsonl": jsonl.read_jsonl,
+    "csv": tables.read_csv,
+    "yolo": yolo.read_yolo,
+    "cvat": cvat.read_cvat,
+    "labelstudio": labelstudio.read_labelstudio,
+}
+
+WRITERS: dict[str, Writer] = {
+    "coco": coco.write_coco,
+    "results": coco.write_results,
+    "csv": tables.write_csv,
+    "csv-long": tables.write_csv_long,
+    "jsonl": jsonl.write_jsonl,
+    "df2": df2.write_df2_split,
+    "yolo": yolo.write_yolo,
+    "yolo-grouped": partial(yolo.write_yolo, layout="grouped"),
+    "cvat": cvat.write_cvat,
+    "labelstudio": labelstudio.write_labelstudio,
+}
+
+IMAGE_WRITERS = frozenset({"yolo", "yolo-grouped"})
+"""Writers that place the images themselves: they take ``image_root`` (the folder file names are relative to)."""
+
+_READ_SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".txt": "fld", ".xml": "cvat", ".zip": "cvat"}
+_WRITE_SUFFIXES = {".json": "coco", ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".xml": "cvat"}
+
+
+def _sniff_json(path: Path) -> str:
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(4096).lstrip()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    if head.startswith(b"[") and any(key in head for key in (b'"data"', b'"predictions"', b'"annotations"')):
+        return "labelstudio"
+    if head.startswith(b"["):
+        return "results"
+    if b'"item1"' in head and b'"annotations"' not in head and b'"images"' not in head:
+        return "df2"
+    return "coco"
+
+
+def guess_read_format(path: Path) -> str:
+    """The reader for ``path``: by folder content, suffix, or a ``.json`` file's first bytes."""
+    if str(path) == "-":
+        return "jsonl"
+    if path.is_dir():
+        if (path / df2.ANNOS_DIR).is_dir():
+            return "df2"
+        if fld.find_fld_files(path) is not None:
+            return "fld"
+        if (path / "data.yaml").is_file():
+            return "yolo"
+        raise InputError(f"{path}: cannot tell the format of this folder (no annos/ or list_landmarks.txt)")
+    if not path.exists():
+        raise InputError(f"{path}: no such file or folder")
+    suffix = path.suffix.lower()
+    if suffix == ".json":
+        return _sniff_json(path)
+    if suffix in _READ_SUFFIXES:
+        return _READ_SUFFIXES[suffix]
+    raise InputError(f"{path}: cannot guess the format from '{suffix}'; name it with --from ({', '.join(READERS)})")
+
+
+def guess_write_format(path: Path) -> str:
+    """The writer for ``path``: by suffix; ``-`` is JSON Lines on stdout."""
+    if str(path) == "-":
+        return "jsonl"
+    suffix = path.suffix.lower()
+    if suffix in _WRITE_SUFFIXES:
+        return _WRITE_SUFFIXES[suffix]
+    raise InputError(
+        f"{path}: cannot guess the output format from '{suffix}'; name it with --to ({', '.join(WRITERS)})"
+    )
+
+
+def read_annotations(
+    path: str | Path,
+    fmt: str | None = None,
+    on_error: OnError | None = None,
+    images: AnnotationSet | None = None,
+) -> AnnotationSet:
+    """Read annotations or predictions in any known format into an :class:`AnnotationSet`.
+
+    ``on_error(message)`` is called once per bad entry, which is then skipped (default: raise
+    :class:`FormatError`). ``images`` attaches a result list to those image records.
+    """
+    path = Path(path)
+    fmt = fmt or guess_read_format(path)
+    if fmt not in READERS:
+        raise InputError(f"unknown input format {fmt!r} (known: {', '.join(READERS)})")
+    on_error = on_error or raise_on_error
+    if images is not None and fmt in ("coco", "results"):
+        data, keypoints = coco.load_coco_json(path)
+        if not isinstance(data, list):
+            raise FormatError(f"{path}: not a result list (expected a JSON list of detections)")
+        return coco.results_to_set(data, str(path), on_error, images, keypoints)
+    if not path.exists() and str(path) != "-":
+        raise InputError(f"{path}: no such file or folder")
+    return READERS[fmt](path, on_error)
+
+
+def write_annotations(aset: AnnotationSet, path: str | Path, fmt: str | None = None, **options: Any) -> None:
+    """Write ``aset`` in ``fmt`` (guessed from the suffix when None), atomically; ``options`` go to the writer
+    (``image_root`` for :data:`IMAGE_WRITERS`)."""
+    path = Path(path)
+    fmt = fmt or guess_write_format(path)
+    if fmt not in WRITERS:
+        raise InputError(f"unknown output format {fmt!r} (known: {', '.join(WRITERS)})")
+    WRITERS[fmt](aset, path, **options)

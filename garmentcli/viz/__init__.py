@@ -1,0 +1,1 @@
+"""Pictures of annotations: overlays of garments on images and contact sheets."""
