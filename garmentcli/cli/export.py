@@ -1,0 +1,76 @@
+"""``garmentkp export``: a training checkpoint (or a fresh network) to an ONNX model file + card."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import typer
+
+from garmentcli.cli import common
+from garmentcli.errors import InputError
+
+
+def _extra_card_fields(path: Path | None) -> dict[str, Any]:
+    """``training``/``metrics`` entries to merge into the card, from a JSON file."""
+    if path is None:
+        return {}
+    try:
+        data = orjson.loads(path.read_bytes())
+    except (OSError, orjson.JSONDecodeError) as exc:
+        raise InputError(f"{path}: cannot read card fields ({exc})") from exc
+    unknown = set(data) - {"training", "metrics"} if isinstance(data, dict) else {"<not an object>"}
+    if unknown:
+        raise InputError(f"{path}: only 'training' and 'metrics' may be given, not {', '.join(sorted(unknown))}")
+    return data
+
+
+def export(
+    output: Annotated[Path, typer.Option("--output", "-o", help="The .onnx file to write (its card goes beside it).")],
+    checkpoint: Annotated[
+        Path | None, typer.Option(help="Training checkpoint (garmentkp train's best.pt / last.pt).")
+    ] = None,
+    random: Annotated[
+        bool, typer.Option("--random", help="Export an untrained network instead (pipeline tests, benchmarks).")
+    ] = False,
+    input_size: Annotated[int, typer.Option(help="With --random: the network input side (multiple of 32).")] = 256,
+    width: Annotated[int, typer.Option(help="With --random: channels at stride 4.")] = 40,
+    name: Annotated[str | None, typer.Option(help="Model name in the card (default: the output file's stem).")] = None,
+    card: Annotated[
+        Path | None, typer.Option(help="JSON with 'training' and/or 'metrics' entries to put in the card.")
+    ] = None,
+) -> None:
+    """Export a model to ONNX (dynamic batch) and check it against torch.
+
+    Example: garmentkp export --checkpoint runs/a/best.pt -o models/garments.onnx
+    """
+    from garmentcli.models.card import ModelCard
+    from garmentcli.models.config import ModelConfig
+    from garmentcli.models.export import EXPORT_TOLERANCE, export_onnx, network_from_checkpoint
+    from garmentcli.models.network import build_network
+
+    if (checkpoint is None) == (not random):
+        raise InputError("give either --checkpoint FILE or --random")
+    if output.suffix != ".onnx":
+        raise InputError(f"{output}: the output must end in .onnx")
+    if checkpoint is not None:
+        network, config, state = network_from_checkpoint(checkpoint)
+        training = {"checkpoint": checkpoint.name, "epochs": state.get("epoch"), "options": state.get("options")}
+        metrics = {"best_validation_score": state.get("best_score")}
+    else:
+        config = ModelConfig(input_size=input_size, width=width)
+        network, training, metrics = build_network(config).eval(), {"untrained": True}, {}
+    extra = _extra_card_fields(card)
+    model_card = ModelCard(
+        name or output.stem,
+        config,
+        training={**training, **extra.get("training", {})},
+        metrics={**metrics, **extra.get("metrics", {})},
+    )
+    result = export_onnx(network, model_card, output)
+    common.info(
+        f"wrote {result.path} and {result.path.with_suffix('.json').name}: {result.card.parameters:,} parameters, "
+        f"input {config.input_size}px, max |onnxruntime - torch| = {result.max_abs_diff:.2e} "
+        f"(bound {EXPORT_TOLERANCE:g} x the output scale)"
+    )

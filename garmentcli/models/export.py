@@ -1,0 +1,148 @@
+"""Turn a network (trained checkpoint or fresh) into a deployable ONNX file + card, checked against torch."""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+
+from garmentcli.errors import InputError, require_torch
+from garmentcli.io.atomic import atomic_write
+from garmentcli.models.card import METADATA_KEY, ModelCard
+from garmentcli.models.config import HEAD_NAMES, ModelConfig
+from garmentcli.models.network import InferenceNetwork, build_network, count_parameters, fuse_batch_norm
+
+OPSET = 17
+INPUT_NAME = "images"
+EXPORT_TOLERANCE = 1e-3
+"""Largest allowed |onnxruntime - torch| relative to the output's magnitude (at least 1)."""
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    path: Path
+    card: ModelCard
+    max_abs_diff: float
+
+
+def network_from_checkpoint(path: Path) -> tuple[Any, ModelConfig, dict[str, Any]]:
+    """The network of a training checkpoint (``garmentkp train``'s ``last.pt``/``best.pt``), its config and state."""
+    from garmentcli.train.checkpoint import load_checkpoint
+
+    state = load_checkpoint(path)
+    config = ModelConfig.from_dict(state["config"])
+    network = build_network(config)
+    try:
+        network.load_state_dict(state["model"])
+    except RuntimeError as exc:
+        raise InputError(f"{path}: weights do not fit the stored config ({str(exc).splitlines()[0]})") from exc
+    return network.eval(), config, state
+
+
+def max_output_difference(session: ort.InferenceSession, network: Any, images: np.ndarray) -> tuple[float, float]:
+    """Largest |onnxruntime - torch| over all heads, and the largest |torch| output (for a relative bound)."""
+    torch = require_torch()
+    with torch.inference_mode():
+        reference = [t.numpy() for t in InferenceNetwork(network.eval())(torch.from_numpy(images))]
+    produced = session.run(list(HEAD_NAMES), {INPUT_NAME: images})
+    diff = max(float(np.abs(a - b).max()) for a, b in zip(produced, reference, strict=True))
+    return diff, max(float(np.abs(r).max()) for r in reference)
+
+
+def export_onnx(network: Any, card: ModelCard, path: Path, check_batch: int = 2, seed: int = 0) -> ExportResult:
+    """Write ``path`` (ONNX, dynamic batch, batch norm folded, card in the metadata) and ``path.json``.
+
+    The graph is run with onnxruntime on a random batch and compared with torch; an
+    :class:`InputError` is raised when they disagree beyond :data:`EXPORT_TOLERANCE`.
+    """
+    torch = require_torch()
+    import onnx
+
+    config = card.config
+    deployed = InferenceNetwork(fuse_batch_norm(copy.deepcopy(network).cpu())).eval()
+    size = config.input_size
+    rng = np.random.default_rng(seed)
+    images = rng.uniform(0, 255, (check_batch, 3, size, size)).astype(np.float32)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
+        torch.onnx.export(
+            deployed,
+            torch.from_numpy(images),
+            str(tmp),
+            dynamo=False,
+            opset_version=OPSET,
+            input_names=[INPUT_NAME],
+            output_names=list(HEAD_NAMES),
+            dynamic_axes={INPUT_NAME: {0: "batch"}, **{name: {0: "batch"} for name in HEAD_NAMES}},
+        )
+    card.parameters = count_parameters(network)
+    card.export = {**card.export, "opset": OPSET, "torch": torch.__version__}
+    session = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
+    diff, scale = max_output_difference(session, network, images)
+    card.export["max_abs_diff"] = diff
+    if diff > EXPORT_TOLERANCE * max(1.0, scale):
+        tmp.unlink()
+        raise InputError(f"{path}: exported graph differs from torch by {diff:.3g} (allowed {EXPORT_TOLERANCE:g})")
+    graph = onnx.load(str(tmp))
+    tmp.unlink()
+    onnx.helper.set_model_props(graph, {METADATA_KEY: card.to_json().decode()})
+    with atomic_write(path, "wb") as handle:
+        handle.write(graph.SerializeToString())
+    with atomic_write(path.with_suffix(".json"), "wb") as handle:
+        handle.write(card.to_json())
+    return ExportResult(path, card, diff)
+
+
+def _convolutions_in_run_order(network: Any, input_size: int) -> list[Any]:
+    """The network's convolutions in the order a forward pass runs them (the order of the ONNX Conv nodes)."""
+    torch = require_torch()
+    order: list[Any] = []
+    hooks = [
+        m.register_forward_hook(lambda m, *_: order.append(m))
+        for m in network.modules()
+        if isinstance(m, torch.nn.Conv2d)
+    ]
+    with torch.inference_mode():
+        network(torch.zeros(1, 3, input_size, input_size))
+    for hook in hooks:
+        hook.remove()
+    return order
+
+
+def load_onnx_weights(network: Any, path: Path) -> Any:
+    """Load the weights of an exported ONNX file into ``network`` (built from the card's config); deployed form.
+
+    The ONNX Conv nodes are matched, in graph order, with the fused network's convolutions in run
+    order (names alone are not enough: the exporter merges identical initializers), so the torch
+    backend runs the very weights onnxruntime runs.
+    """
+    torch = require_torch()
+    import onnx
+    from onnx import numpy_helper
+
+    deployed = InferenceNetwork(fuse_batch_norm(network)).eval()
+    graph = onnx.load(str(path)).graph
+    tensors = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    # the exporter stores identical tensors once and aliases the duplicates through Identity nodes
+    tensors.update(
+        {n.output[0]: tensors[n.input[0]] for n in graph.node if n.op_type == "Identity" and n.input[0] in tensors}
+    )
+    nodes = [node for node in graph.node if node.op_type == "Conv"]
+    convs = _convolutions_in_run_order(deployed, network.config.input_size)
+    if len(nodes) != len(convs):
+        raise InputError(f"{path}: {len(nodes)} convolutions, the card's architecture has {len(convs)}")
+    with torch.no_grad():
+        for node, conv in zip(nodes, convs, strict=True):
+            weight, bias = (tensors.get(name) for name in node.input[1:3])
+            if weight is None or bias is None or weight.shape != tuple(conv.weight.shape):
+                raise InputError(f"{path}: ONNX weights do not match the card's architecture at {node.name}")
+            conv.weight.copy_(torch.from_numpy(weight.copy()))
+            conv.bias.copy_(torch.from_numpy(bias.copy()))
+    return deployed

@@ -1,0 +1,104 @@
+"""Where models live and how ``--model`` finds them: a bundled name, a cached name, or a path.
+
+A model is an ONNX file with its card beside it (``name.onnx`` + ``name.json``); the card is also
+embedded in the ONNX metadata, so a lone ``.onnx`` file still describes itself. A training
+checkpoint (``.pt``) is accepted too, for the torch backend.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+
+from garmentcli.errors import GarmentError, InputError
+from garmentcli.models.card import METADATA_KEY, ModelCard
+from garmentcli.models.config import ModelConfig
+
+BUNDLED_DIR = Path(__file__).parent / "bundled"
+"""Models shipped inside the package."""
+
+DEFAULT_MODEL = "default"
+
+
+def cache_dir() -> Path:
+    """Folder of the user's own named models: ``$GARMENTKP_MODEL_DIR`` or ``~/.cache/garmentkp/models``."""
+    override = os.environ.get("GARMENTKP_MODEL_DIR")
+    return Path(override) if override else Path.home() / ".cache" / "garmentkp" / "models"
+
+
+@dataclass(frozen=True)
+class ModelFiles:
+    """A resolved model: its ONNX graph and/or training checkpoint, and its card."""
+
+    name: str
+    card: ModelCard
+    onnx: Path | None = None
+    checkpoint: Path | None = None
+    origin: str = "path"
+    """``bundled``, ``cached`` or ``path``."""
+
+
+def _card_from_onnx(path: Path) -> ModelCard:
+    import onnxruntime as ort
+
+    try:
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own exception types for bad files
+        raise InputError(f"{path}: not a readable ONNX model ({type(exc).__name__})") from exc
+    text = session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
+    if text is None:
+        raise InputError(f"{path}: no model card beside it ({path.with_suffix('.json').name}) nor inside it")
+    return ModelCard.from_dict(orjson.loads(text), str(path))
+
+
+def _card_from_checkpoint(path: Path) -> ModelCard:
+    from garmentcli.train.checkpoint import load_checkpoint
+
+    state = load_checkpoint(path)
+    return ModelCard(name=path.stem, config=ModelConfig.from_dict(state["config"]))
+
+
+def load_model_files(path: Path, origin: str = "path") -> ModelFiles:
+    """Describe the model at ``path`` (``.onnx`` with its card, or a ``.pt`` checkpoint)."""
+    if not path.is_file():
+        raise InputError(f"{path}: model file not found")
+    if path.suffix == ".pt":
+        return ModelFiles(path.stem, _card_from_checkpoint(path), checkpoint=path, origin=origin)
+    if path.suffix != ".onnx":
+        raise InputError(f"{path}: a model is an .onnx file (with its .json card) or a .pt checkpoint")
+    card_path = path.with_suffix(".json")
+    card = ModelCard.read(card_path) if card_path.is_file() else _card_from_onnx(path)
+    return ModelFiles(path.stem, card, onnx=path, origin=origin)
+
+
+def resolve_model(spec: str | Path = DEFAULT_MODEL) -> ModelFiles:
+    """A path to a model file, else a bundled name, else a name in :func:`cache_dir`."""
+    path = Path(spec)
+    if path.suffix in {".onnx", ".pt"} or path.is_file():
+        return load_model_files(path)
+    for origin, folder in (("bundled", BUNDLED_DIR), ("cached", cache_dir())):
+        candidate = folder / f"{spec}.onnx"
+        if candidate.is_file():
+            return load_model_files(candidate, origin)
+    known = ", ".join(m.name for m in list_models()) or "none installed"
+    raise InputError(f"model {spec!r} not found: not a file, not bundled, not in {cache_dir()} (known: {known})")
+
+
+def list_models(on_error: Callable[[str], None] | None = None) -> list[ModelFiles]:
+    """Every bundled and cached ONNX model, bundled first, each folder sorted by name.
+
+    A model that cannot be read goes to ``on_error(message)`` and is left out (default: skipped silently).
+    """
+    found = []
+    for origin, folder in (("bundled", BUNDLED_DIR), ("cached", cache_dir())):
+        for path in sorted(folder.glob("*.onnx")) if folder.is_dir() else []:
+            try:
+                found.append(load_model_files(path, origin))
+            except GarmentError as exc:
+                if on_error is not None:
+                    on_error(str(exc))
+    return found

@@ -1,0 +1,1 @@
+"""Inference: onnxruntime and torch backends, letterboxing, and the batch predictor."""

@@ -1,0 +1,102 @@
+"""One :class:`Backend` protocol, one small class per runtime; :data:`BACKENDS` picks one by name.
+
+Every backend takes the float32 ``(B, 3, S, S)`` letterboxed batch and returns the deployed
+graph's head outputs (heatmaps already through the sigmoid) as numpy arrays by head name.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Protocol
+
+import numpy as np
+
+from garmentcli.errors import InputError, MissingDependencyError, require_torch
+from garmentcli.models.config import HEAD_NAMES
+from garmentcli.models.registry import ModelFiles
+
+
+class Backend(Protocol):
+    name: str
+    device: str
+
+    def run(self, images: np.ndarray) -> dict[str, np.ndarray]: ...
+
+
+def cpu_threads() -> int:
+    """Threads for inference: ``$GARMENTKP_THREADS`` or the CPUs this process may use."""
+    override = os.environ.get("GARMENTKP_THREADS")
+    return int(override) if override else len(os.sched_getaffinity(0))
+
+
+class OnnxBackend:
+    """onnxruntime: CPUExecutionProvider, or CUDAExecutionProvider when ``device="cuda"`` (onnxruntime-gpu)."""
+
+    name = "onnx"
+
+    def __init__(self, model: ModelFiles, device: str = "cpu") -> None:
+        import onnxruntime as ort  # imported on use: every command loads this module, few run a network
+
+        if model.onnx is None:
+            raise InputError(f"{model.checkpoint}: the onnx backend needs an .onnx model (garmentkp export)")
+        providers = ["CPUExecutionProvider"]
+        if device == "cuda":
+            if "CUDAExecutionProvider" not in ort.get_available_providers():
+                raise MissingDependencyError("--device cuda with onnxruntime needs onnxruntime-gpu and a CUDA GPU")
+            providers.insert(0, "CUDAExecutionProvider")
+        elif device != "cpu":
+            raise InputError(f"unknown device {device!r} (cpu or cuda)")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = cpu_threads()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # no busy-waiting between operators: the image-decoding threads need those cycles
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        try:
+            self.session = ort.InferenceSession(str(model.onnx), options, providers=providers)
+        except Exception as exc:  # onnxruntime's own exception types
+            raise InputError(f"{model.onnx}: onnxruntime cannot load it ({type(exc).__name__})") from exc
+        self.device = device
+        self.input_name = self.session.get_inputs()[0].name
+
+    def run(self, images: np.ndarray) -> dict[str, np.ndarray]:
+        outputs = self.session.run(list(HEAD_NAMES), {self.input_name: images})
+        return dict(zip(HEAD_NAMES, outputs, strict=True))
+
+
+class TorchBackend:
+    """PyTorch on CPU or CUDA, running the weights of the ONNX file (or of a ``.pt`` training checkpoint)."""
+
+    name = "torch"
+
+    def __init__(self, model: ModelFiles, device: str = "cpu") -> None:
+        torch = require_torch()
+        from garmentcli.models.export import load_onnx_weights, network_from_checkpoint
+        from garmentcli.models.network import InferenceNetwork, build_network
+
+        if device == "cuda" and not torch.cuda.is_available():
+            raise MissingDependencyError("--device cuda with torch needs a CUDA build of torch and a GPU")
+        if device not in {"cpu", "cuda"}:
+            raise InputError(f"unknown device {device!r} (cpu or cuda)")
+        torch.set_num_threads(cpu_threads())
+        if model.onnx is not None:
+            network = load_onnx_weights(build_network(model.card.config), model.onnx)
+        else:
+            network = InferenceNetwork(network_from_checkpoint(model.checkpoint)[0])
+        self.torch = torch
+        self.network: Any = network.to(device).eval()
+        self.device = device
+
+    def run(self, images: np.ndarray) -> dict[str, np.ndarray]:
+        with self.torch.inference_mode():
+            outputs = self.network(self.torch.from_numpy(images).to(self.device))
+        return {name: out.float().cpu().numpy() for name, out in zip(HEAD_NAMES, outputs, strict=True)}
+
+
+BACKENDS: dict[str, type[OnnxBackend] | type[TorchBackend]] = {"onnx": OnnxBackend, "torch": TorchBackend}
+
+
+def make_backend(name: str, model: ModelFiles, device: str = "cpu") -> Backend:
+    """The backend called ``name`` for ``model`` on ``device``."""
+    if name not in BACKENDS:
+        raise InputError(f"unknown backend {name!r} (choose from {', '.join(BACKENDS)})")
+    return BACKENDS[name](model, device)

@@ -1,0 +1,169 @@
+"""The batch predictor: images in, garments in original-image pixels out.
+
+``preprocess -> inference -> postprocess`` as rtmlib arranges it, and a generator over the
+sources as ultralytics does: images are decoded and letterboxed by a small thread pool ahead of
+the network, batched, run by the chosen backend, decoded by the model's codec, and yielded one
+:class:`~garmentcli.schema.records.ImageRecord` at a time, so a caller can stream them to disk
+with flat memory. Each stage is timed (:attr:`Predictor.timer`).
+"""
+
+from __future__ import annotations
+
+import collections
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from garmentcli.io.images import read_image
+from garmentcli.io.sources import ImageSource
+from garmentcli.models.codec import DecodeOptions, TargetCodec, merge_flip
+from garmentcli.models.registry import DEFAULT_MODEL, ModelFiles, resolve_model
+from garmentcli.runtime.backends import Backend, make_backend
+from garmentcli.runtime.letterbox import Letterbox, letterbox, to_tensor
+from garmentcli.runtime.timing import StageTimer
+from garmentcli.schema.records import Garment, ImageRecord
+
+ErrorHandler = Callable[[ImageSource, Exception], None]
+
+
+@dataclass
+class _Prepared:
+    """One image after the worker thread: its network input and geometry, or the error it raised."""
+
+    source: ImageSource
+    image_id: int
+    canvas: np.ndarray | None = None
+    box: Letterbox | None = None
+    error: Exception | None = None
+    decode_s: float = 0.0
+    preprocess_s: float = 0.0
+
+
+def assign_image_ids(names: Sequence[str]) -> list[int]:
+    """Image ids for output names: the number of a DeepFashion2-style name (``000123.jpg`` -> 123), else
+    sequential numbers after the largest such id, in order. Deterministic, so resumed runs agree."""
+    stems = [Path(name).stem for name in names]
+    numbers = [int(s) if s.isdigit() else None for s in stems]
+    counts = collections.Counter(n for n in numbers if n is not None)
+    numbers = [n if n is not None and counts[n] == 1 else None for n in numbers]
+    next_id = max((n for n in numbers if n is not None), default=0) + 1
+    ids = []
+    for number in numbers:
+        if number is None:
+            number, next_id = next_id, next_id + 1
+        ids.append(number)
+    return ids
+
+
+class Predictor:
+    """Garment detection with one model on one backend; the CLI and the Python API both use it."""
+
+    def __init__(
+        self,
+        model: str | Path | ModelFiles = DEFAULT_MODEL,
+        backend: str = "onnx",
+        device: str = "cpu",
+        options: DecodeOptions | None = None,
+        batch_size: int = 8,
+        flip: bool = False,
+        workers: int = 2,
+    ) -> None:
+        self.model = model if isinstance(model, ModelFiles) else resolve_model(model)
+        self.config = self.model.card.config
+        self.backend: Backend = make_backend(backend, self.model, device)
+        self.codec = TargetCodec(self.config)
+        self.options = options or DecodeOptions()
+        self.batch_size = max(1, batch_size)
+        self.flip = flip
+        self.workers = max(1, workers)
+        self.timer = StageTimer()
+
+    def predict(self, images: Iterable[np.ndarray]) -> list[list[Garment]]:
+        """Garments (original-image pixels) for each BGR image of an in-memory batch."""
+        prepared = [letterbox(image, self.config.input_size) for image in images]
+        if not prepared:
+            return []
+        canvases, boxes = zip(*prepared, strict=True)
+        return self._infer(list(canvases), list(boxes))
+
+    def predict_sources(
+        self,
+        sources: Sequence[ImageSource],
+        ids: Sequence[int] | None = None,
+        on_error: ErrorHandler | None = None,
+    ) -> Iterator[ImageRecord]:
+        """Detect on image files, yielding one record per readable image, in order.
+
+        Unreadable images go to ``on_error(source, exc)`` (default: raise) and are skipped.
+        ``ids`` (default :func:`assign_image_ids`) gives each source its image id.
+        """
+        ids = list(ids) if ids is not None else assign_image_ids([s.name for s in sources])
+        pending: list[_Prepared] = []
+        for item in self._prepare_ahead(list(zip(sources, ids, strict=True))):
+            if item.error is not None:
+                if on_error is None:
+                    raise item.error
+                on_error(item.source, item.error)
+                continue
+            pending.append(item)
+            if len(pending) == self.batch_size:
+                yield from self._records(pending)
+                pending = []
+        if pending:
+            yield from self._records(pending)
+
+    def _records(self, items: list[_Prepared]) -> Iterator[ImageRecord]:
+        garments = self._infer([i.canvas for i in items], [i.box for i in items])
+        for item, found in zip(items, garments, strict=True):
+            box = item.box
+            yield ImageRecord(item.image_id, item.source.name, box.width, box.height, found)
+
+    def _infer(self, canvases: list[np.ndarray], boxes: list[Letterbox]) -> list[list[Garment]]:
+        timer = self.timer
+        with timer.measure("preprocess"):
+            batch = to_tensor(canvases)
+        with timer.measure("inference"):
+            if self.flip:
+                both = self.backend.run(np.concatenate([batch, batch[..., ::-1]]))
+                n = len(canvases)
+                outputs = merge_flip({k: v[:n] for k, v in both.items()}, {k: v[n:] for k, v in both.items()})
+            else:
+                outputs = self.backend.run(batch)
+        with timer.measure("postprocess"):
+            decoded = self.codec.decode(outputs, self.options)
+            mapped = [box.to_image_all(found) for box, found in zip(boxes, decoded, strict=True)]
+        timer.images += len(canvases)
+        return mapped
+
+    def _prepare_ahead(self, jobs: Sequence[tuple[ImageSource, int]]) -> Iterator[_Prepared]:
+        """Decode and letterbox in a thread pool, keeping a bounded number of images in flight (flat memory)."""
+        ahead = 2 * self.batch_size + self.workers
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="garmentkp-decode") as pool:
+            queue: collections.deque[Future[_Prepared]] = collections.deque()
+            feed = iter(jobs)
+            for job in feed:
+                queue.append(pool.submit(self._prepare, *job))
+                if len(queue) >= ahead:
+                    break
+            while queue:
+                item = queue.popleft().result()
+                next_job = next(feed, None)
+                if next_job is not None:
+                    queue.append(pool.submit(self._prepare, *next_job))
+                self.timer.add("decode", item.decode_s)
+                self.timer.add("preprocess", item.preprocess_s)
+                yield item
+
+    def _prepare(self, source: ImageSource, image_id: int) -> _Prepared:
+        start = time.perf_counter()
+        try:
+            image = read_image(source.path)
+        except Exception as exc:  # every per-image failure is reported, never fatal
+            return _Prepared(source, image_id, error=exc)
+        decoded = time.perf_counter()
+        canvas, box = letterbox(image, self.config.input_size)
+        return _Prepared(source, image_id, canvas, box, None, decoded - start, time.perf_counter() - decoded)

@@ -1,0 +1,142 @@
+"""The predictor: letterbox geometry, image ids, backend parity, flip TTA, per-image failures, timers."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from models_tiny import shared_tiny_model
+
+from garmentcli.errors import ImageReadError, InputError
+from garmentcli.io.sources import ImageSource
+from garmentcli.models.codec import DecodeOptions
+from garmentcli.runtime.letterbox import Letterbox, letterbox
+from garmentcli.runtime.predictor import Predictor, assign_image_ids
+from garmentcli.schema.records import Garment
+
+OPTIONS = DecodeOptions(score_thr=0.3, max_dets=5)
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    pytest.importorskip("torch")
+    return shared_tiny_model()
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("photos")
+    rng = np.random.default_rng(0)
+    sources = []
+    for index, (h, w) in enumerate([(60, 90), (90, 60), (64, 64), (33, 120), (100, 100)]):
+        path = folder / f"{index + 1:06d}.png"
+        cv2.imwrite(str(path), cv2.GaussianBlur(rng.integers(0, 255, (h, w, 3), dtype=np.uint8), (5, 5), 0))
+        sources.append(ImageSource(path, path.name))
+    return sources
+
+
+def test_letterbox_centres_the_image_and_maps_points_back():
+    image = np.zeros((50, 100, 3), np.uint8)
+    image[10, 20] = 255
+    canvas, box = letterbox(image, 64)
+    assert box == Letterbox(0.64, 0.0, 16.0, 100, 50)
+    assert canvas.shape == (64, 64, 3)
+    assert tuple(canvas[0, 0]) == (114, 114, 114)  # padding above the image
+    garment = Garment(9, [20 * 0.64, 10 * 0.64 + 16, 32, 16], np.array([[12.8, 22.4, 0.9]] * 8))
+    back = box.to_image(garment)
+    np.testing.assert_allclose(back.bbox, [20, 10, 50, 25])
+    np.testing.assert_allclose(back.landmarks[0], [20, 10, 0.9])
+
+
+def test_letterbox_clips_boxes_and_landmarks_to_the_image():
+    box = Letterbox.fit(100, 50, 64)
+    back = box.to_image(Garment(9, [-10, 0, 100, 70], np.array([[-5.0, 70.0, 0.5]] * 8)))
+    assert back.bbox[0] == 0 and back.bbox[1] == 0
+    assert back.bbox[0] + back.bbox[2] <= 100 and back.bbox[1] + back.bbox[3] <= 50
+    np.testing.assert_allclose(back.landmarks[0], [0, 50, 0.5])
+
+
+def test_image_ids_follow_deepfashion2_numbers_else_count_on():
+    assert assign_image_ids(["000123.jpg", "a/000007.png"]) == [123, 7]
+    assert assign_image_ids(["000005.jpg", "cat.jpg", "dog.png", "000002.jpg"]) == [5, 6, 7, 2]
+    assert assign_image_ids(["a/000001.jpg", "b/000001.jpg"]) == [1, 2]  # duplicates cannot keep the number
+
+
+def test_onnx_and_torch_backends_give_the_same_detections(tiny, photos):
+    # every peak decoded and kept, so near-equal scores cannot rank differently across a cut-off
+    everything = DecodeOptions(score_thr=0.3, max_dets=1000, max_candidates=100_000)
+    onnx = list(Predictor(tiny, "onnx", options=everything, batch_size=2).predict_sources(photos))
+    torch = list(Predictor(tiny, "torch", options=everything, batch_size=3).predict_sources(photos))
+    assert [r.id for r in onnx] == [1, 2, 3, 4, 5]
+    assert sum(len(r.garments) for r in onnx) > 0
+    clear = everything.score_thr + 1e-3  # a garment scoring right at the threshold may fall either side
+    for a, b in zip(onnx, torch, strict=True):
+        assert (a.width, a.height) == (b.width, b.height)
+        ours = [g for g in a.garments if g.score >= clear]
+        theirs = [g for g in b.garments if g.score >= clear]
+        assert len(ours) == len(theirs)
+        for garment in ours:
+            # one garment per (category, centre cell); box sizes are shared by the categories of a cell
+            (twin,) = [
+                g for g in theirs if g.category_id == garment.category_id and np.abs(g.bbox - garment.bbox).max() < 1e-2
+            ]
+            np.testing.assert_allclose(twin.landmarks, garment.landmarks, atol=1e-2)
+            assert twin.score == pytest.approx(garment.score, abs=1e-4)
+
+
+def test_records_are_in_original_image_pixels(tiny, photos):
+    for record in Predictor(tiny, options=OPTIONS).predict_sources(photos):
+        image = cv2.imread(str(photos[record.id - 1].path))
+        assert (record.height, record.width) == image.shape[:2]
+        for garment in record.garments:
+            x, y, w, h = garment.bbox
+            assert x >= 0 and x + w <= record.width + 1e-6 and y >= 0 and y + h <= record.height + 1e-6
+            assert garment.landmarks.shape == (garment.category.num_landmarks, 3)
+
+
+def test_predict_on_arrays_matches_predict_sources(tiny, photos):
+    predictor = Predictor(tiny, options=OPTIONS)
+    from_files = [r.garments for r in predictor.predict_sources(photos[:2])]
+    from_arrays = predictor.predict([cv2.imread(str(s.path)) for s in photos[:2]])
+    for a, b in zip(from_files, from_arrays, strict=True):
+        assert [g.bbox.tolist() for g in a] == [g.bbox.tolist() for g in b]
+
+
+def test_flip_tta_runs_and_differs_from_a_single_pass(tiny, photos):
+    image = cv2.imread(str(photos[2].path))  # square: no padding, where an untrained net's boxes would be dropped
+    single = Predictor(tiny, options=OPTIONS).predict([image])[0]
+    flipped = Predictor(tiny, options=OPTIONS, flip=True).predict([image])[0]
+    assert flipped and [g.bbox.tolist() for g in flipped] != [g.bbox.tolist() for g in single]
+
+
+def test_failures_are_reported_and_skipped_in_order(tiny, photos, tmp_path):
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"not a jpeg")
+    sources = [photos[0], ImageSource(bad, "bad.jpg"), photos[1]]
+    failed = []
+    predictor = Predictor(tiny, options=OPTIONS, batch_size=2)
+    records = list(predictor.predict_sources(sources, [1, 99, 2], on_error=lambda s, e: failed.append((s.name, e))))
+    assert [r.file_name for r in records] == [photos[0].name, photos[1].name]
+    assert [name for name, _ in failed] == ["bad.jpg"]
+    assert isinstance(failed[0][1], ImageReadError)
+    with pytest.raises(ImageReadError, match="bad.jpg"):
+        list(predictor.predict_sources(sources, [1, 99, 2]))
+
+
+def test_stage_timers_count_every_image(tiny, photos):
+    ticks = iter(range(10_000))
+    predictor = Predictor(tiny, options=OPTIONS, batch_size=2)
+    predictor.timer.clock = lambda: float(next(ticks))
+    list(predictor.predict_sources(photos))
+    assert predictor.timer.images == len(photos)
+    # 3 batches x 1 tick for each of preprocess (stacking), inference and postprocess
+    assert predictor.timer.seconds["inference"] == 3.0
+    assert predictor.timer.seconds["postprocess"] == 3.0
+    assert predictor.timer.seconds["decode"] > 0
+
+
+def test_unknown_backend_and_device_are_user_errors(tiny):
+    with pytest.raises(InputError, match="unknown backend 'tflite'"):
+        Predictor(tiny, "tflite")
+    with pytest.raises(InputError, match="unknown device 'tpu'"):
+        Predictor(tiny, "onnx", "tpu")
