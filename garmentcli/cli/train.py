@@ -1,0 +1,117 @@
+"""``garmentkp train``: train the garment network on DeepFashion2 / COCO / synth data (needs torch)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from garmentcli.cli import common
+from garmentcli.errors import InputError, require_torch
+
+LOG_EVERY_STEPS = 25
+"""Without a terminal (a log file), a progress line is printed every this many steps."""
+
+
+def parse_arch(pairs: list[str]) -> dict[str, Any]:
+    """``["width=48", "depth=1,2,4,2"]`` -> ``{"width": 48, "depth": [1, 2, 4, 2]}`` (values read as JSON)."""
+    arch: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise InputError(f"--arch {pair!r}: expected KEY=VALUE, e.g. width=48 or depth=1,2,4,2")
+        try:
+            arch[key] = json.loads(f"[{raw}]" if "," in raw else raw)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"--arch {pair!r}: value is not a number or list of numbers") from exc
+    return arch
+
+
+def train(
+    data: Annotated[
+        list[str],
+        typer.Argument(
+            help="Training data: DeepFashion2 split or synth folder, FLD folder, or COCO JSON "
+            "(images beside it, or COCO.json@IMAGE_DIR). Several may be mixed.",
+            show_default=False,
+        ),
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Run folder (checkpoints, log.csv, curves.png).")],
+    val: Annotated[
+        list[str] | None, typer.Option("--val", help="Validation data (same forms as DATA); repeatable.")
+    ] = None,
+    epochs: Annotated[int | None, typer.Option(help="Epochs in all (default 30; on --resume: may extend).")] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Images per optimiser step.")] = 16,
+    input_size: Annotated[int, typer.Option("--input-size", help="Network input side, a multiple of 32.")] = 256,
+    lr: Annotated[float, typer.Option(help="Peak AdamW learning rate.")] = 2e-3,
+    warmup: Annotated[int, typer.Option(help="Linear warm-up steps before the cosine decay.")] = 200,
+    workers: Annotated[
+        int | None, typer.Option(min=0, help="Data-loading worker processes (default 0: in the main process).")
+    ] = None,
+    device: Annotated[str | None, typer.Option(help="cpu (default) or cuda (mixed precision on CUDA).")] = None,
+    threads: Annotated[int | None, typer.Option(min=1, help="torch CPU threads (default: torch's choice).")] = None,
+    resume: Annotated[
+        Path | None, typer.Option(help="Continue a run from its last.pt (its stored settings are used).")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of initialisation, shuffling and augmentation.")] = 0,
+    arch: Annotated[
+        list[str] | None,
+        typer.Option(help="Network option KEY=VALUE (ModelConfig field, e.g. width=48, depth=1,2,4,2); repeatable."),
+    ] = None,
+) -> None:
+    """Train the garment detector and landmark network; checkpoints every epoch, resumable.
+
+    Example: garmentkp train data/synth_train --val data/synth_val --out runs/synth --epochs 40
+    """
+    torch = require_torch()
+    from garmentcli.models.config import ModelConfig
+    from garmentcli.train.data import load_samples
+    from garmentcli.train.loop import Trainer, TrainOptions, resume_trainer
+
+    if threads is not None:
+        torch.set_num_threads(threads)
+    skipped = common.FailureLog()
+    train_samples = load_samples(data, skipped.add)
+    val_samples = load_samples(val, skipped.add) if val else []
+    if resume is not None:
+        trainer = resume_trainer(resume, out, train_samples, val_samples, epochs=epochs, device=device, workers=workers)
+        common.info(f"resuming {resume} after epoch {trainer.epoch} (step {trainer.step})")
+    else:
+        config = ModelConfig.from_dict({**parse_arch(arch or []), "input_size": input_size})
+        options = TrainOptions(
+            epochs=epochs or 30,
+            batch_size=batch_size,
+            lr=lr,
+            warmup_steps=warmup,
+            workers=workers or 0,
+            device=device or "cpu",
+            seed=seed,
+        )
+        trainer = Trainer(out, config, options, train_samples, val_samples)
+    common.info(
+        f"training on {len(train_samples)} images ({len(val_samples)} for validation), "
+        f"{trainer.parameters / 1e6:.2f} M parameters, input {trainer.config.input_size} px, "
+        f"{trainer.steps_per_epoch} steps per epoch, {trainer.options.epochs} epochs, run folder {out}"
+    )
+    started = time.perf_counter()
+    with common.make_progress() as progress:
+        task = progress.add_task("epoch", total=trainer.steps_per_epoch)
+
+        def hook(phase: str, done: int, total: int, figures: dict[str, float]) -> None:
+            if phase == "train":
+                description = f"epoch {trainer.epoch + 1} loss {figures['loss']:.3f}"
+                progress.update(task, completed=done, description=description)
+                if progress.disable and done % LOG_EVERY_STEPS == 0:  # a log file gets a line now and then
+                    common.info(f"{description} (step {done}/{total}, {time.perf_counter() - started:.0f} s)")
+                return
+            progress.reset(task)
+            metrics = " ".join(f"{k} {v:.4g}" for k, v in figures.items() if k.startswith(("loss", "val_", "lr")))
+            common.info(f"epoch {done}/{total} ({figures['seconds']:.0f} s): {metrics}")
+
+        trainer.fit(hook)
+    common.info(f"done: {out / 'last.pt'}, best {out / 'best.pt'}, log {out / 'log.csv'}")
+    if skipped:
+        raise typer.Exit(common.EXIT_PARTIAL)

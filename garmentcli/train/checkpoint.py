@@ -1,0 +1,56 @@
+"""Checkpoints: everything a run needs to continue exactly where it stopped.
+
+A checkpoint holds the model, optimiser, scheduler and gradient-scaler states, the number of
+finished epochs and optimiser steps, the model config and training options, the metric
+history and the best validation score so far, and torch's random-number states. Nothing but
+tensors and plain Python values is stored, so it loads with ``torch.load(weights_only=True)``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from garmentcli.errors import InputError, require_torch
+
+FORMAT_VERSION = 1
+
+
+def rng_state() -> dict[str, Any]:
+    """torch's CPU (and, when present, CUDA) generator states."""
+    torch = require_torch()
+    state: dict[str, Any] = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng_state(state: dict[str, Any]) -> None:
+    torch = require_torch()
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    """Write ``state`` (plus the format version and RNG states) atomically to ``path``."""
+    torch = require_torch()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save({"format_version": FORMAT_VERSION, "rng": rng_state(), **state}, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """Read a checkpoint on the CPU; one-line :class:`InputError` when it is missing or not ours."""
+    torch = require_torch()
+    if not path.is_file():
+        raise InputError(f"{path}: checkpoint not found")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for corrupt or foreign pickles
+        raise InputError(f"{path}: not a readable garmentkp checkpoint ({type(exc).__name__})") from exc
+    if not isinstance(state, dict) or state.get("format_version") != FORMAT_VERSION:
+        raise InputError(f"{path}: not a garmentkp training checkpoint (format {FORMAT_VERSION})")
+    return state

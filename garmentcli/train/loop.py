@@ -1,0 +1,245 @@
+"""The training loop: data, model, optimiser, schedule, validation, checkpoints and logs of one run.
+
+One epoch = one pass over the training samples in an order drawn from ``(seed, epoch)``. After
+every epoch the run folder gets ``last.pt`` (everything needed to resume), ``best.pt`` when the
+validation keypoint AP improved (or, without validation data, the lowest training loss),
+``log.csv`` and ``curves.png``. ``resume`` continues from a ``last.pt`` so that the resumed run
+computes exactly what the uninterrupted one would have (same order, same augmentation, same RNG).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from garmentcli.errors import InputError, require_torch
+from garmentcli.models.codec import TargetCodec
+from garmentcli.models.config import ModelConfig
+from garmentcli.models.network import build_network, count_parameters
+from garmentcli.train.augment import AugmentConfig
+from garmentcli.train.checkpoint import load_checkpoint, restore_rng_state, save_checkpoint
+from garmentcli.train.data import GarmentDataset, Sample
+from garmentcli.train.losses import LossWeights, detection_losses
+from garmentcli.train.runlog import plot_curves, write_csv
+from garmentcli.train.validate import validate
+
+torch = require_torch()
+
+ProgressHook = Callable[[str, int, int, dict[str, float]], None]
+"""``hook(phase, done, total, figures)``: called after every training step and at the end of each epoch."""
+
+
+@dataclass
+class TrainOptions:
+    """Everything that decides what a run computes (stored in every checkpoint)."""
+
+    epochs: int = 30
+    batch_size: int = 16
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    warmup_steps: int = 200
+    workers: int = 0
+    device: str = "cpu"
+    seed: int = 0
+    grad_clip: float = 10.0
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    weights: LossWeights = field(default_factory=LossWeights)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def resolve_device(name: str) -> Any:
+    """``cpu`` or ``cuda``; asking for CUDA without a GPU is a one-line user error."""
+    if name not in ("cpu", "cuda"):
+        raise InputError(f"--device must be cpu or cuda, got {name!r}")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise InputError("--device cuda: no CUDA GPU is available to torch here")
+    return torch.device(name)
+
+
+def _parameter_groups(network: Any, weight_decay: float) -> list[dict[str, Any]]:
+    """AdamW groups: weight decay on convolution weights only, none on norms and biases."""
+    decayed = [p for p in network.parameters() if p.ndim > 1]
+    plain = [p for p in network.parameters() if p.ndim <= 1]
+    return [{"params": decayed, "weight_decay": weight_decay}, {"params": plain, "weight_decay": 0.0}]
+
+
+def _loader(dataset: GarmentDataset, options: TrainOptions, epoch: int, shuffle: bool) -> Any:
+    generator = torch.Generator().manual_seed(options.seed * 1_000_003 + epoch)
+    return torch.utils.data.DataLoader(
+        dataset,
+        batch_size=options.batch_size,
+        shuffle=shuffle,
+        drop_last=shuffle,
+        num_workers=options.workers,
+        generator=generator,
+        pin_memory=options.device == "cuda",
+    )
+
+
+@dataclass
+class Trainer:
+    """A run in progress: build with :meth:`create` (fresh) or :meth:`resume`, then :meth:`fit`."""
+
+    out: Path
+    config: ModelConfig
+    options: TrainOptions
+    train_samples: Sequence[Sample]
+    val_samples: Sequence[Sample]
+    network: Any = None
+    optimizer: Any = None
+    scheduler: Any = None
+    scaler: Any = None
+    epoch: int = 0
+    step: int = 0
+    history: list[dict[str, float]] = field(default_factory=list)
+    best_score: float = -math.inf
+
+    def __post_init__(self) -> None:
+        from garmentcli.train.schedule import make_scheduler
+
+        torch.manual_seed(self.options.seed)
+        self.device = resolve_device(self.options.device)
+        self.codec = TargetCodec(self.config)
+        self.network = build_network(self.config).to(self.device)
+        self.optimizer = torch.optim.AdamW(
+            _parameter_groups(self.network, self.options.weight_decay), lr=self.options.lr
+        )
+        self.steps_per_epoch = max(1, len(self.train_samples) // self.options.batch_size)
+        if len(self.train_samples) < self.options.batch_size:
+            raise InputError(
+                f"{len(self.train_samples)} training images are fewer than one batch of {self.options.batch_size}"
+            )
+        total = self.options.epochs * self.steps_per_epoch
+        self.scheduler = make_scheduler(self.optimizer, min(self.options.warmup_steps, total // 4), total)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.device.type == "cuda")
+        self.train_set = GarmentDataset(
+            self.train_samples, self.codec, self.config.input_size, self.options.augment, self.options.seed
+        )
+
+    @property
+    def parameters(self) -> int:
+        return count_parameters(self.network)
+
+    def state(self) -> dict[str, Any]:
+        """The checkpoint payload (see :mod:`garmentcli.train.checkpoint`)."""
+        return {
+            "model": self.network.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "epoch": self.epoch,
+            "step": self.step,
+            "config": self.config.to_dict(),
+            "options": self.options.to_dict(),
+            "history": self.history,
+            "best_score": self.best_score,
+        }
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self.network.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        if state["scaler"] and self.scaler.is_enabled():  # empty when saved by a CPU run; moving to CUDA starts fresh
+            self.scaler.load_state_dict(state["scaler"])
+        self.epoch, self.step = int(state["epoch"]), int(state["step"])
+        self.history = list(state["history"])
+        self.best_score = float(state["best_score"])
+        restore_rng_state(state["rng"])
+
+    def train_epoch(self, hook: ProgressHook | None) -> dict[str, float]:
+        """One pass over the training data; returns the mean of every loss term."""
+        self.network.train()
+        self.train_set.set_epoch(self.epoch)
+        sums: dict[str, float] = {}
+        steps = 0
+        autocast = self.device.type == "cuda"
+        for images, targets in _loader(self.train_set, self.options, self.epoch, shuffle=True):
+            images = images.to(self.device, non_blocking=True).float()
+            targets = {k: v.to(self.device, non_blocking=True) for k, v in targets.items()}
+            with torch.autocast(self.device.type, dtype=torch.float16, enabled=autocast):
+                outputs = self.network(images)
+            terms = detection_losses(outputs, targets, self.options.weights)
+            self.optimizer.zero_grad(set_to_none=True)
+            self.scaler.scale(terms["loss"]).backward()
+            self.scaler.unscale_(self.optimizer)
+            torch.nn.utils.clip_grad_norm_(self.network.parameters(), self.options.grad_clip)
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+            self.scheduler.step()
+            self.step += 1
+            steps += 1
+            for name, value in terms.items():
+                sums[name] = sums.get(name, 0.0) + float(value.detach())
+            if hook is not None:
+                hook("train", steps, self.steps_per_epoch, {"loss": float(terms["loss"].detach())})
+        return {name: total / max(1, steps) for name, total in sums.items()}
+
+    def fit(self, hook: ProgressHook | None = None, stop_after: int | None = None) -> list[dict[str, float]]:
+        """Train the remaining epochs (or up to epoch ``stop_after``), checkpointing and logging after each."""
+        self.out.mkdir(parents=True, exist_ok=True)
+        last = self.options.epochs if stop_after is None else min(stop_after, self.options.epochs)
+        while self.epoch < last:
+            started = time.perf_counter()
+            row: dict[str, float] = {"epoch": self.epoch + 1}
+            row.update(self.train_epoch(hook))
+            row["lr"] = self.optimizer.param_groups[0]["lr"]
+            row["step"] = self.step
+            if self.val_samples:
+                row.update(validate(self.network, self.codec, self.val_samples, self.config.input_size, self.device))
+            row["seconds"] = round(time.perf_counter() - started, 1)
+            self.epoch += 1
+            self.history.append(row)
+            score = row.get("val_kp_AP", -row["loss"])
+            improved = score > self.best_score
+            if improved:
+                self.best_score = score
+            state = self.state()
+            save_checkpoint(self.out / "last.pt", state)
+            if improved:
+                save_checkpoint(self.out / "best.pt", state)
+            write_csv(self.history, self.out / "log.csv")
+            plot_curves(self.history, self.out / "curves.png")
+            if hook is not None:
+                hook("epoch", self.epoch, self.options.epochs, row)
+        return self.history
+
+
+def resume_trainer(
+    checkpoint: Path,
+    out: Path,
+    train_samples: Sequence[Sample],
+    val_samples: Sequence[Sample],
+    epochs: int | None = None,
+    device: str | None = None,
+    workers: int | None = None,
+) -> Trainer:
+    """A run continued from ``checkpoint`` with its stored config and options.
+
+    ``epochs`` may extend the run (the cosine schedule is then stretched to the new end, so the
+    learning rate rises again); ``device`` and ``workers`` may change without changing the math.
+    """
+    state = load_checkpoint(checkpoint)
+    options = options_from_dict(state["options"])
+    if epochs is not None:
+        options.epochs = epochs
+    if device is not None:
+        options.device = device
+    if workers is not None:
+        options.workers = workers
+    trainer = Trainer(out, ModelConfig.from_dict(state["config"]), options, train_samples, val_samples)
+    trainer.load_state(state)
+    return trainer
+
+
+def options_from_dict(data: dict[str, Any]) -> TrainOptions:
+    """Rebuild :class:`TrainOptions` from its checkpoint form."""
+    values = dict(data)
+    augment = {k: tuple(v) if isinstance(v, list) else v for k, v in values.pop("augment").items()}
+    weights = values.pop("weights")
+    return TrainOptions(**values, augment=AugmentConfig(**augment), weights=LossWeights(**weights))

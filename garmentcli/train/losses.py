@@ -1,0 +1,95 @@
+"""The training losses: penalty-reduced focal loss on heatmaps, masked L1 on regressions.
+
+Both follow CenterNet (Zhou et al., 2019), the detector DeepMark++ builds on: the focal loss
+sees every heatmap pixel, down-weighting negatives near a peak by ``(1 - target) ** beta``;
+the L1 losses only count the places a mask marks (object centres, labelled landmarks).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from garmentcli.errors import require_torch
+
+torch = require_torch()
+functional = torch.nn.functional
+
+
+def focal_loss(logits: Any, target: Any, alpha: float = 2.0, beta: float = 4.0) -> Any:
+    """CenterNet's focal loss between heatmap logits and a Gaussian-splatted target in [0, 1].
+
+    Normalised by the number of peaks (pixels where the target is 1), at least one.
+    """
+    logits = logits.float()
+    target = target.float()
+    positive = target.ge(1.0).float()
+    log_p = functional.logsigmoid(logits)
+    log_not_p = functional.logsigmoid(-logits)
+    prob = log_p.exp()
+    positive_term = (log_p * (1 - prob).pow(alpha) * positive).sum()
+    negative_term = (log_not_p * prob.pow(alpha) * (1 - target).pow(beta) * (1 - positive)).sum()
+    return -(positive_term + negative_term) / positive.sum().clamp(min=1.0)
+
+
+def masked_l1(prediction: Any, target: Any, mask: Any) -> Any:
+    """Mean absolute error over the entries where ``mask`` is non-zero (mask broadcasts to the target)."""
+    prediction = prediction.float()
+    mask = mask.float().expand_as(target)
+    return (torch.abs(prediction - target.float()) * mask).sum() / mask.sum().clamp(min=1.0)
+
+
+def gather_at(feature: Any, indices: Any) -> Any:
+    """``(B, C, H, W)`` map, ``(B, N)`` flat pixel indices -> the ``(B, N, C)`` vectors at those pixels."""
+    batch, channels = feature.shape[:2]
+    flat = feature.reshape(batch, channels, -1)
+    picked = torch.gather(flat, 2, indices.long().unsqueeze(1).expand(batch, channels, indices.shape[1]))
+    return picked.transpose(1, 2)
+
+
+@dataclass(frozen=True)
+class LossWeights:
+    """Weights of the loss terms (CenterNet's multi-pose defaults: sizes at 0.1, everything else 1)."""
+
+    center_heatmap: float = 1.0
+    center_offset: float = 1.0
+    box_size: float = 0.1
+    landmark_regression: float = 1.0
+    landmark_heatmap: float = 1.0
+    landmark_offset: float = 1.0
+
+
+def gather_landmark_offsets(feature: Any, indices: Any) -> Any:
+    """``(B, 2G, H, W)`` offsets, ``(B, M, G)`` landmark cells -> ``(B, M, G, 2)``: group g read at its own cell."""
+    batch, channels = feature.shape[:2]
+    groups, slots = channels // 2, indices.shape[1]
+    flat = feature.reshape(batch, groups, 2, -1)
+    cells = indices.long().permute(0, 2, 1).unsqueeze(2).expand(batch, groups, 2, slots)
+    return torch.gather(flat, 3, cells).permute(0, 3, 1, 2)
+
+
+def detection_losses(outputs: dict[str, Any], targets: dict[str, Any], weights: LossWeights) -> dict[str, Any]:
+    """Every loss term of a batch (head outputs vs. :meth:`TargetCodec.encode` targets) and their weighted sum.
+
+    Returns ``{"loss": total, "loss_<head>": term, ...}``.
+    """
+    objects = targets["object_mask"].unsqueeze(-1)
+    batch, slots = targets["indices"].shape
+    landmarks = targets["landmark_mask"].unsqueeze(-1)
+    regression = gather_at(outputs["landmark_regression"], targets["indices"]).reshape(batch, slots, -1, 2)
+    terms = {
+        "center_heatmap": focal_loss(outputs["center_heatmap"], targets["center_heatmap"]),
+        "center_offset": masked_l1(
+            gather_at(outputs["center_offset"], targets["indices"]), targets["center_offset"], objects
+        ),
+        "box_size": masked_l1(gather_at(outputs["box_size"], targets["indices"]), targets["box_size"], objects),
+        "landmark_regression": masked_l1(regression, targets["landmark_regression"], landmarks),
+        "landmark_heatmap": focal_loss(outputs["landmark_heatmap"], targets["landmark_heatmap"]),
+        "landmark_offset": masked_l1(
+            gather_landmark_offsets(outputs["landmark_offset"], targets["landmark_indices"]),
+            targets["landmark_offset"],
+            landmarks,
+        ),
+    }
+    total = sum(getattr(weights, name) * value for name, value in terms.items())
+    return {"loss": total, **{f"loss_{name}": value for name, value in terms.items()}}

@@ -1,0 +1,83 @@
+"""``garmentkp train`` end to end through the CLI: a tiny run, its resume, and one-line user errors."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+torch = pytest.importorskip("torch")
+
+from test_train_loop import drawn_samples  # noqa: E402
+
+from garmentcli.cli.app import app  # noqa: E402
+from garmentcli.cli.train import parse_arch  # noqa: E402
+from garmentcli.io.formats import write_annotations  # noqa: E402
+from garmentcli.schema.records import AnnotationSet  # noqa: E402
+
+TINY_ARCH = ["--arch", "width=8", "--arch", "depth=1,1,1,1", "--arch", "neck_channels=16", "--arch", "head_channels=16"]
+
+
+@pytest.fixture(scope="module")
+def coco_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("coco")
+    samples = drawn_samples(folder / "image", 6)
+    write_annotations(AnnotationSet([s.record for s in samples]), folder / "gt.json")
+    return folder / "gt.json"
+
+
+def _rows(run: Path) -> list[dict[str, str]]:
+    return list(csv.DictReader((run / "log.csv").open()))
+
+
+def test_train_then_resume_to_more_epochs(coco_data: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    common = ["--batch-size", "2", "--threads", "1"]
+    args = ["train", str(coco_data), "--val", str(coco_data), "--out", str(run), "--epochs", "1", "--input-size", "64"]
+    result = CliRunner().invoke(app, [*args, *common, *TINY_ARCH])
+    assert result.exit_code == 0, result.output
+    rows = _rows(run)
+    assert len(rows) == 1 and {"loss", "val_kp_AP", "val_box_AP", "lr"} <= set(rows[0])
+    resume = ["train", str(coco_data), "--out", str(run), "--resume", str(run / "last.pt"), "--epochs", "2"]
+    result = CliRunner().invoke(app, [*resume, *common])
+    assert result.exit_code == 0, result.output
+    assert "resuming" in result.output
+    assert [r["epoch"] for r in _rows(run)] == ["1", "2"]
+    assert _rows(run)[0] == rows[0]
+    assert int(_rows(run)[1]["step"]) == 6
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--arch", "width"], "expected KEY=VALUE"),
+        (["--arch", "colour=3"], "unknown model config keys: colour"),
+        (["--input-size", "100"], "multiple of 32"),
+        (["--resume", "nowhere/last.pt"], "checkpoint not found"),
+    ],
+)
+def test_user_errors_are_one_line_and_exit_1(coco_data: Path, tmp_path: Path, extra: list[str], message: str) -> None:
+    result = CliRunner().invoke(app, ["train", str(coco_data), "--out", str(tmp_path / "r"), *extra])
+    assert result.exit_code == 1
+    assert message in result.output
+
+
+def test_missing_data_is_a_user_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["train", str(tmp_path / "none"), "--out", str(tmp_path / "r")])
+    assert result.exit_code == 1 and "training data not found" in result.output
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is present")
+def test_cuda_without_gpu_is_a_user_error(coco_data: Path, tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["train", str(coco_data), "--out", str(tmp_path / "r"), "--device", "cuda"])
+    assert result.exit_code == 1 and "no CUDA GPU" in result.output
+
+
+def test_parse_arch_reads_numbers_and_lists() -> None:
+    assert parse_arch(["width=48", "depth=1,2,4,2", "max_objects=16"]) == {
+        "width": 48,
+        "depth": [1, 2, 4, 2],
+        "max_objects": 16,
+    }
