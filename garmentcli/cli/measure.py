@@ -1,0 +1,150 @@
+"""``garmentkp measure``: garment measurements in centimetres from landmarks, calibrated from the photo."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import Progress, TaskID
+
+from garmentcli.cli import common
+from garmentcli.errors import InputError
+from garmentcli.io.atomic import atomic_write
+from garmentcli.io.formats import guess_read_format
+from garmentcli.io.images import IMAGE_SUFFIXES
+from garmentcli.io.sources import expand_sources
+from garmentcli.measure.batch import (
+    Detector,
+    ImageItem,
+    detected_items,
+    file_items,
+    make_calibrator,
+    measure_items,
+    read_lines,
+    stream_items,
+)
+from garmentcli.measure.definitions import load_definitions
+from garmentcli.measure.runner import MIN_CONFIDENCE, GarmentMeasurements
+from garmentcli.measure.table import CsvRows, JsonRows
+from garmentcli.models.registry import DEFAULT_MODEL
+
+
+def make_detector(model: str) -> Detector:
+    """The default (or named) landmark model, loaded only when images are given instead of annotations."""
+    from garmentcli.runtime.predictor import Predictor
+
+    return Predictor(model)
+
+
+def _is_image_input(input_path: str) -> bool:
+    """An image file, or a folder that is not an annotation folder (DeepFashion2 split, FLD, YOLO)."""
+    path = Path(input_path)
+    if path.is_dir():
+        try:
+            guess_read_format(path)
+        except InputError:
+            return True
+        return False
+    return path.suffix.lower() in IMAGE_SUFFIXES
+
+
+def measure(
+    input_path: Annotated[
+        str,
+        typer.Argument(
+            metavar="INPUT",
+            help="Annotations or detections (COCO, JSONL, DF2 folder, CSV ...), '-' for JSONL on stdin, "
+            "or an image folder / image file (the detector runs first).",
+        ),
+    ],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output file (.csv, or .json); '-' for stdout.")],
+    images: Annotated[
+        Path | None,
+        typer.Option(help="Folder the annotations' file_name entries are relative to (needed by --marker/--board)."),
+    ] = None,
+    px_per_cm: Annotated[
+        float | None, typer.Option("--px-per-cm", help="Known scale; with --marker/--board: the fallback.")
+    ] = None,
+    dpi: Annotated[float | None, typer.Option(help="Scanner resolution (dots per inch), instead of a scale.")] = None,
+    marker: Annotated[
+        str | None,
+        typer.Option(
+            help="One ArUco marker: aruco:DICT:ID:SIZE_CM, SIZE_CM being the black square's side AS MEASURED "
+            "on the print, e.g. aruco:4x4_50:0:8.0. Scale only: keep the camera square-on."
+        ),
+    ] = None,
+    board: Annotated[
+        Path | None, typer.Option(help="Marker board layout JSON (from `garmentkp board`): works under tilt.")
+    ] = None,
+    definitions: Annotated[
+        Path | None, typer.Option(help="Your own measurement definitions (YAML or JSON) instead of the bundled ones.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Write a JSON list instead of CSV.")] = False,
+    max_tilt: Annotated[
+        float, typer.Option("--max-tilt", help="Warn when a single marker looks more oblique than this (degrees).")
+    ] = 8.0,
+    min_confidence: Annotated[
+        float, typer.Option("--min-confidence", help="Predicted landmarks below this confidence count as missing.")
+    ] = MIN_CONFIDENCE,
+    model: Annotated[str, typer.Option(help="Model for image inputs (name or .onnx path).")] = DEFAULT_MODEL,
+) -> None:
+    """Measure garments in cm: one row per garment with each measurement, the calibration used and flags.
+
+    Examples: garmentkp measure gt.json --images photos/ --board board.json -o sizes.csv;
+    garmentkp detect photos/ -o - | garmentkp measure - --images photos/ --marker aruco:4x4_50:0:8.0 -o -
+    """
+    calibrator = make_calibrator(px_per_cm, dpi, marker, board, max_tilt)
+    chosen = load_definitions(definitions)
+    failures = common.FailureLog()
+    items: Iterable[ImageItem]
+    total: int | None = None
+    if input_path == "-":
+        items = stream_items(read_lines(sys.stdin), images, failures.add)
+    elif _is_image_input(input_path):
+        sources = expand_sources([input_path])
+        items, total = detected_items(sources, make_detector(model), failures.add), len(sources)
+    elif Path(input_path).exists():
+        given = Path(input_path)
+        root = images if images is not None else (given if given.is_dir() else given.parent)
+        items = file_items(given, root, failures.add)
+        total = len(items)
+    else:
+        raise InputError(f"{input_path}: no such file or folder")
+    json_output = as_json or output.suffix.lower() == ".json"
+    with common.make_progress() as progress:
+        task = progress.add_task("measuring", total=total)
+        rows = measure_items(
+            _counted(items, progress, task), calibrator, chosen, failures.add, common.warn, min_confidence
+        )
+        written, finished = _write(rows, output, chosen.all_names(), json_output)
+    common.info(f"measured {written} garments -> {output}" + (f" ({len(failures)} failures)" if failures else ""))
+    raise typer.Exit(failures.exit_code if finished else common.EXIT_PARTIAL)
+
+
+def _counted(items: Iterable[ImageItem], progress: Progress, task: TaskID) -> Iterator[ImageItem]:
+    """The items, advancing the progress bar as each one is taken."""
+    for item in items:
+        yield item
+        progress.advance(task)
+
+
+def _write(rows: Iterable[GarmentMeasurements], output: Path, names: list[str], json_output: bool) -> tuple[int, bool]:
+    """Stream rows into ``output``; an interrupted run (Ctrl-C) keeps the rows finished so far.
+
+    Returns the number of rows written and whether the input was exhausted.
+    """
+    count, finished = 0, True
+    with atomic_write(output, "w") as handle:
+        sink = (JsonRows if json_output else CsvRows)(handle, names)
+        try:
+            for row in rows:
+                sink.write(row)
+                count += 1
+        except KeyboardInterrupt:
+            finished = False
+            common.warn(f"interrupted: {output} keeps the {count} garments measured so far")
+        sink.close()
+    return count, finished

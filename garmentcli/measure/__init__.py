@@ -1,0 +1,1 @@
+"""Garment measurements in centimetres: definitions (data), calibration from the photo, and the batch runner."""
