@@ -11,6 +11,11 @@ import click
 import typer
 from typer.core import TyperGroup
 
+try:  # recent typer carries its own copy of click, whose usage errors are not click's
+    from typer._click.exceptions import UsageError
+except ImportError:  # pragma: no cover - typer that uses click itself
+    from click import UsageError
+
 from garmentcli import __version__
 from garmentcli.cli import common
 from garmentcli.errors import GarmentError
@@ -22,14 +27,14 @@ class _GarmentGroup(TyperGroup):
     def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
         try:
             return super().make_context(*args, **kwargs)
-        except click.UsageError as exc:
+        except UsageError as exc:
             exc.exit_code = common.EXIT_USER_ERROR
             raise
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except click.UsageError as exc:
+        except UsageError as exc:
             exc.exit_code = common.EXIT_USER_ERROR
             raise
         except GarmentError as exc:
@@ -43,7 +48,7 @@ app = typer.Typer(
     help=(
         "Batch garment annotation: boxes, categories and the 294 DeepFashion2 landmarks, "
         "measurements in centimetres, and accuracy against ground truth.\n\n"
-        "Example: garmentkp convert gt.json -o gt.csv"
+        "Example: garmentkp detect photos/ -o pred.json"
     ),
     no_args_is_help=True,
     add_completion=False,
@@ -72,4 +77,30 @@ def main() -> None:
     app()
 
 
-# Subcommands: one module each, registered here in the order `garmentkp --help` lists them.
+# Subcommands: one module each, registered here in pipeline order (the order `--help` lists them).
+# Imported last because each module needs `app`'s package to be importable first.
+from garmentcli.cli import (  # noqa: E402
+    bench,
+    board,
+    convert,
+    detect,
+    draw,
+    export,
+    measure,
+    models,
+    synth,
+    train,
+)
+from garmentcli.cli import eval as eval_cli  # noqa: E402
+
+app.command("synth")(synth.synth)
+app.command("train")(train.train)
+app.command("detect")(detect.detect)
+app.command("measure")(measure.measure)
+app.command("eval")(eval_cli.eval_command)
+app.command("convert")(convert.convert)
+app.command("draw")(draw.draw)
+app.command("board")(board.board)
+app.command("export")(export.export)
+app.command("models")(models.models)
+app.command("bench")(bench.bench)
