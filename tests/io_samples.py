@@ -72,3 +72,17 @@ def assert_sets_equal(a: AnnotationSet, b: AnnotationSet, *, extra: bool = True,
         assert len(left.garments) == len(right.garments)
         for g, h in zip(left.garments, right.garments, strict=True):
             assert_garments_equal(g, h, extra=extra, ids=ids)
+
+
+def assert_same_set(a: AnnotationSet, b: AnnotationSet, tol: float) -> None:
+    """Same images (by file name, id), same garments: category, box and landmarks within tol, same flags."""
+    by_name = {r.file_name: r for r in b}
+    assert sorted(by_name) == sorted(r.file_name for r in a)
+    for ra in a:
+        rb = by_name[ra.file_name]
+        assert (rb.id, rb.width, rb.height) == (ra.id, ra.width, ra.height)
+        assert [g.category_id for g in rb.garments] == [g.category_id for g in ra.garments]
+        for ga, gb in zip(ra.garments, rb.garments, strict=True):
+            np.testing.assert_allclose(gb.bbox, ga.bbox, atol=tol)
+            np.testing.assert_allclose(gb.landmarks[:, :2], ga.landmarks[:, :2], atol=tol)
+            assert gb.landmarks[:, 2].tolist() == ga.landmarks[:, 2].tolist()

@@ -8,6 +8,7 @@ from xml.etree import ElementTree as ET
 
 import numpy as np
 import pytest
+from io_samples import assert_same_set
 
 from garmentcli.errors import FormatError
 from garmentcli.io.coco import read_coco, write_coco
@@ -21,19 +22,6 @@ GOLDEN = Path(__file__).parent / "golden" / "interop"
 @pytest.fixture(scope="module")
 def sample() -> AnnotationSet:
     return read_coco(GOLDEN / "sample.coco.json")
-
-
-def assert_same_set(a: AnnotationSet, b: AnnotationSet, tol: float) -> None:
-    by_name = {r.file_name: r for r in b}
-    assert sorted(by_name) == sorted(r.file_name for r in a)
-    for ra in a:
-        rb = by_name[ra.file_name]
-        assert (rb.id, rb.width, rb.height) == (ra.id, ra.width, ra.height)
-        assert [g.category_id for g in rb.garments] == [g.category_id for g in ra.garments]
-        for ga, gb in zip(ra.garments, rb.garments, strict=True):
-            np.testing.assert_allclose(gb.bbox, ga.bbox, atol=tol)
-            np.testing.assert_allclose(gb.landmarks[:, :2], ga.landmarks[:, :2], atol=tol)
-            assert gb.landmarks[:, 2].tolist() == ga.landmarks[:, 2].tolist()
 
 
 def test_coco_labelstudio_coco_round_trip(tmp_path, sample):

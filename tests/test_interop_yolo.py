@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import pytest
 import yaml
+from io_samples import assert_same_set
 
 from garmentcli.errors import FormatError, InputError
 from garmentcli.io.coco import read_coco
@@ -31,20 +32,6 @@ def image_root(tmp_path, sample) -> Path:
         (root / record.file_name).parent.mkdir(parents=True, exist_ok=True)
         cv2.imwrite(str(root / record.file_name), np.zeros((record.height, record.width, 3), np.uint8))
     return root
-
-
-def assert_same_set(a: AnnotationSet, b: AnnotationSet, tol: float) -> None:
-    """Same images (by file name, id), same garments: category, box and landmarks within tol, same flags."""
-    by_name = {r.file_name: r for r in b}
-    assert sorted(by_name) == sorted(r.file_name for r in a)
-    for ra in a:
-        rb = by_name[ra.file_name]
-        assert (rb.id, rb.width, rb.height) == (ra.id, ra.width, ra.height)
-        assert [g.category_id for g in rb.garments] == [g.category_id for g in ra.garments]
-        for ga, gb in zip(ra.garments, rb.garments, strict=True):
-            np.testing.assert_allclose(gb.bbox, ga.bbox, atol=tol)
-            np.testing.assert_allclose(gb.landmarks[:, :2], ga.landmarks[:, :2], atol=tol)
-            assert gb.landmarks[:, 2].tolist() == ga.landmarks[:, 2].tolist()
 
 
 # ------------------------------------------------------------------------------------- flip_idx
