@@ -13,7 +13,8 @@ from io_samples import assert_same_set
 
 from garmentcli.errors import FormatError, InputError
 from garmentcli.io.coco import read_coco
-from garmentcli.io.yolo import ids_from_file_names, read_yolo, write_yolo, yolo_layout
+from garmentcli.io.df2 import image_ids_from_names
+from garmentcli.io.yolo import read_yolo, write_yolo, yolo_layout
 from garmentcli.schema.layout import DF2
 from garmentcli.schema.records import AnnotationSet, Garment, ImageRecord
 
@@ -222,9 +223,9 @@ def test_folder_without_data_yaml_is_an_input_error(tmp_path):
 
 
 def test_image_ids_come_from_file_names():
-    assert ids_from_file_names(["000264.jpg", "a/img_00000128.jpg"]) == [264, 128]
-    assert ids_from_file_names(["a.jpg", "b.jpg"]) == [1, 2]
-    assert ids_from_file_names(["1.jpg", "x/1.jpg"]) == [1, 2]  # not distinct
+    assert image_ids_from_names(["000264.jpg", "a/img_00000128.jpg"]) == [264, 128]
+    assert image_ids_from_names(["a.jpg", "b.jpg"]) == [1, 2]
+    assert image_ids_from_names(["1.jpg", "x/1.jpg"]) == [1, 2]  # not distinct
 
 
 # ------------------------------------------------------------------------------------- real samples

@@ -9,6 +9,7 @@ from garmentcli.errors import FormatError, InputError
 from garmentcli.io.df2 import (
     df2_anno_dict,
     image_id_from_name,
+    image_ids_from_names,
     read_df2_anno,
     read_df2_split,
     write_df2_anno,
@@ -102,3 +103,15 @@ def test_split_errors(tmp_path):
         read_df2_split(tmp_path)
     with pytest.raises(FormatError, match="no number"):
         image_id_from_name("cover.json")
+
+
+def test_image_ids_follow_deepfashion2_numbers_else_count_on():
+    assert image_ids_from_names(["000123.jpg", "a/000007.png"]) == [123, 7]
+    assert image_ids_from_names(["000005.jpg", "cat.jpg", "dog.png", "000002.jpg"]) == [5, 6, 7, 2]
+    assert image_ids_from_names(["img_00000128.jpg"]) == [128]
+
+
+def test_a_repeated_number_is_kept_by_its_first_name_only():
+    names = ["flatlay/000001.jpg", "flatlay/000002.jpg", "marker/000001.jpg", "marker/000002.jpg"]
+    assert image_ids_from_names(names) == [1, 2, 3, 4]
+    assert image_ids_from_names(["000009.jpg", "x/000009.jpg", "000010.jpg"]) == [9, 11, 10]

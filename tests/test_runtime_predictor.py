@@ -11,7 +11,7 @@ from garmentcli.errors import ImageReadError, InputError
 from garmentcli.io.sources import ImageSource
 from garmentcli.models.codec import DecodeOptions
 from garmentcli.runtime.letterbox import Letterbox, letterbox
-from garmentcli.runtime.predictor import Predictor, assign_image_ids
+from garmentcli.runtime.predictor import Predictor
 from garmentcli.schema.records import Garment
 
 OPTIONS = DecodeOptions(score_thr=0.3, max_dets=5)
@@ -54,12 +54,6 @@ def test_letterbox_clips_boxes_and_landmarks_to_the_image():
     assert back.bbox[0] == 0 and back.bbox[1] == 0
     assert back.bbox[0] + back.bbox[2] <= 100 and back.bbox[1] + back.bbox[3] <= 50
     np.testing.assert_allclose(back.landmarks[0], [0, 50, 0.5])
-
-
-def test_image_ids_follow_deepfashion2_numbers_else_count_on():
-    assert assign_image_ids(["000123.jpg", "a/000007.png"]) == [123, 7]
-    assert assign_image_ids(["000005.jpg", "cat.jpg", "dog.png", "000002.jpg"]) == [5, 6, 7, 2]
-    assert assign_image_ids(["a/000001.jpg", "b/000001.jpg"]) == [1, 2]  # duplicates cannot keep the number
 
 
 def test_onnx_and_torch_backends_give_the_same_detections(tiny, photos):

@@ -11,12 +11,13 @@ import typer
 
 from garmentcli.cli import common
 from garmentcli.io.atomic import atomic_write
+from garmentcli.io.df2 import image_ids_from_names
 from garmentcli.io.images import read_image
 from garmentcli.io.sources import ImageSource, expand_sources
 from garmentcli.models.codec import DecodeOptions
 from garmentcli.models.registry import DEFAULT_MODEL
 from garmentcli.runtime.output import DetectionSink
-from garmentcli.runtime.predictor import Predictor, assign_image_ids
+from garmentcli.runtime.predictor import Predictor
 from garmentcli.schema.records import ImageRecord
 
 
@@ -65,7 +66,7 @@ def detect(
     Example: garmentkp detect photos/ -o pred.json --viz overlays/
     """
     found = expand_sources(sources)
-    ids = assign_image_ids([s.name for s in found])
+    ids = image_ids_from_names([s.name for s in found])
     decode = DecodeOptions.plain if plain else DecodeOptions
     predictor = Predictor(
         model, backend, device, decode(score_thr=score_thr, max_dets=max_dets), batch_size, flip, workers

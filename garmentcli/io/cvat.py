@@ -31,10 +31,10 @@ import numpy as np
 from garmentcli.errors import FormatError, InputError, SchemaError
 from garmentcli.io.atomic import atomic_write
 from garmentcli.io.coco import box_from_landmarks
+from garmentcli.io.df2 import image_ids_from_names
 from garmentcli.io.garments import FLD_CATEGORY_IDS, category_id_of, category_name, is_fld, landmark_names
 from garmentcli.io.jsonio import OnError, raise_on_error, write_json
 from garmentcli.io.visibility import canonical_flags, from_cvat, to_cvat
-from garmentcli.io.yolo import ids_from_file_names
 from garmentcli.schema.layout import DF2
 from garmentcli.schema.records import AnnotationSet, Garment, ImageRecord
 
@@ -280,6 +280,6 @@ def read_cvat(path: Path, on_error: OnError | None = None) -> AnnotationSet:
                 element.clear()
         except ET.ParseError as exc:
             raise FormatError(f"{path}: malformed XML ({exc})") from None
-    for record, image_id in zip(records, ids_from_file_names([r.file_name for r in records]), strict=True):
+    for record, image_id in zip(records, image_ids_from_names([r.file_name for r in records]), strict=True):
         record.id = image_id
     return AnnotationSet(records)

@@ -12,6 +12,7 @@ number in the file name. Image sizes come from the image headers when the images
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +28,36 @@ _ITEM = re.compile(r"item(\d+)")
 _ITEM_KEYS = frozenset({"category_name", "category_id", "bounding_box", "landmarks", "segmentation", "score"})
 
 
+def _number_in_name(name: str) -> int | None:
+    digits = re.findall(r"\d+", Path(name).stem)
+    return int(digits[-1]) if digits else None
+
+
 def image_id_from_name(name: str) -> int:
     """DeepFashion2's image id: the number in the file name (``000123.json`` -> 123)."""
-    digits = re.findall(r"\d+", Path(name).stem)
-    if not digits:
+    number = _number_in_name(name)
+    if number is None:
         raise FormatError(f"{name}: no number in the file name to use as image id")
-    return int(digits[-1])
+    return number
+
+
+def image_ids_from_names(names: Sequence[str]) -> list[int]:
+    """Image ids for files that carry none, so results score directly against DeepFashion2 ground truth.
+
+    A name keeps its number (``000264.jpg`` -> 264, ``img_00000128.jpg`` -> 128) unless an earlier
+    name already took it; names without a number, and later repeats, get sequential ids after the
+    largest number. Deterministic for a given order, so a resumed run assigns the same ids.
+    """
+    numbers = [_number_in_name(name) for name in names]
+    next_id = max((n for n in numbers if n is not None), default=0) + 1
+    taken: set[int] = set()
+    ids = []
+    for number in numbers:
+        if number is None or number in taken:
+            number, next_id = next_id, next_id + 1
+        taken.add(number)
+        ids.append(number)
+    return ids
 
 
 def _garment_from_item(item: Any) -> Garment:

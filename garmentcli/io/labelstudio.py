@@ -33,10 +33,10 @@ from garmentcli import __version__
 from garmentcli.errors import FormatError, SchemaError
 from garmentcli.io.atomic import atomic_write
 from garmentcli.io.cvat import review_categories
+from garmentcli.io.df2 import image_ids_from_names
 from garmentcli.io.garments import category_id_of, category_name, landmark_names
 from garmentcli.io.jsonio import OnError, load_json, raise_on_error, write_json_list
 from garmentcli.io.visibility import OCCLUDED, UNLABELLED, canonical_flags, from_labelstudio, to_labelstudio
-from garmentcli.io.yolo import ids_from_file_names
 from garmentcli.schema.records import AnnotationSet, Garment, ImageRecord
 
 IMAGE, GARMENT, LANDMARK, VISIBILITY = "image", "garment", "landmark", "visibility"
@@ -277,7 +277,7 @@ def read_labelstudio(path: Path, on_error: OnError | None = None) -> AnnotationS
         given_ids.append(data.get("image_id"))
     # the image ids we wrote when every task has one, else ids from the file names
     names = [r.file_name for r in images]
-    ids = given_ids if all(isinstance(i, int) for i in given_ids) else ids_from_file_names(names)
+    ids = given_ids if all(isinstance(i, int) for i in given_ids) else image_ids_from_names(names)
     for record, image_id in zip(images, ids, strict=True):
         record.id = image_id
     return AnnotationSet(images)

@@ -33,7 +33,7 @@ import yaml
 
 from garmentcli.errors import FormatError, ImageReadError, InputError, SchemaError
 from garmentcli.io.atomic import atomic_write
-from garmentcli.io.df2 import image_id_from_name
+from garmentcli.io.df2 import image_ids_from_names
 from garmentcli.io.garments import FLD_CATEGORY_IDS, category_id_of, category_name, is_fld
 from garmentcli.io.images import IMAGE_SUFFIXES, image_size
 from garmentcli.io.jsonio import OnError, raise_on_error
@@ -111,17 +111,6 @@ def _layout_for(aset: AnnotationSet, requested: str) -> YoloLayout:
     if kinds == {True, False}:
         raise FormatError("a YOLO dataset has one keypoint shape: FLD and DeepFashion2 garments cannot be mixed")
     return yolo_layout("fld" if kinds == {True} else requested)
-
-
-def ids_from_file_names(names: list[str]) -> list[int]:
-    """Image ids for files that carry none: DeepFashion2's rule, the number in the file name
-    (``000264.jpg`` -> 264, ``img_00000128.jpg`` -> 128), when every name has a distinct one;
-    otherwise 1..N in the given order."""
-    try:
-        ids = [image_id_from_name(n) for n in names]
-    except FormatError:
-        ids = []
-    return ids if len(set(ids)) == len(names) else list(range(1, len(names) + 1))
 
 
 def _relative(file_name: str) -> Path:
@@ -309,7 +298,7 @@ def read_yolo(path: Path, on_error: OnError | None = None) -> AnnotationSet:
     files = sorted(p for p in image_dir.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES) if image_dir.is_dir() else []
     names = [p.relative_to(image_dir).as_posix() for p in files]
     images = []
-    for image_id, name, image_path in zip(ids_from_file_names(names), names, files, strict=True):
+    for image_id, name, image_path in zip(image_ids_from_names(names), names, files, strict=True):
         try:
             width, height = image_size(image_path)
         except ImageReadError as exc:

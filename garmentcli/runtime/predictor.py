@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from garmentcli.io.df2 import image_ids_from_names
 from garmentcli.io.images import read_image
 from garmentcli.io.sources import ImageSource
 from garmentcli.models.codec import DecodeOptions, TargetCodec, merge_flip
@@ -41,22 +42,6 @@ class _Prepared:
     error: Exception | None = None
     decode_s: float = 0.0
     preprocess_s: float = 0.0
-
-
-def assign_image_ids(names: Sequence[str]) -> list[int]:
-    """Image ids for output names: the number of a DeepFashion2-style name (``000123.jpg`` -> 123), else
-    sequential numbers after the largest such id, in order. Deterministic, so resumed runs agree."""
-    stems = [Path(name).stem for name in names]
-    numbers = [int(s) if s.isdigit() else None for s in stems]
-    counts = collections.Counter(n for n in numbers if n is not None)
-    numbers = [n if n is not None and counts[n] == 1 else None for n in numbers]
-    next_id = max((n for n in numbers if n is not None), default=0) + 1
-    ids = []
-    for number in numbers:
-        if number is None:
-            number, next_id = next_id, next_id + 1
-        ids.append(number)
-    return ids
 
 
 class Predictor:
@@ -99,9 +84,9 @@ class Predictor:
         """Detect on image files, yielding one record per readable image, in order.
 
         Unreadable images go to ``on_error(source, exc)`` (default: raise) and are skipped.
-        ``ids`` (default :func:`assign_image_ids`) gives each source its image id.
+        ``ids`` (default :func:`~garmentcli.io.df2.image_ids_from_names`) gives each source its image id.
         """
-        ids = list(ids) if ids is not None else assign_image_ids([s.name for s in sources])
+        ids = list(ids) if ids is not None else image_ids_from_names([s.name for s in sources])
         pending: list[_Prepared] = []
         for item in self._prepare_ahead(list(zip(sources, ids, strict=True))):
             if item.error is not None:
