@@ -22,7 +22,7 @@ from garmentcli.schema.records import ImageRecord
 
 
 def _write_overlay(folder: Path, source: ImageSource, record: ImageRecord) -> None:
-    """``folder/<name>.jpg``: the image with its garments drawn (engineer A's renderer)."""
+    """``folder/<name>.jpg``: the image with its garments drawn."""
     from garmentcli.viz.draw import draw_garments
 
     overlay = draw_garments(read_image(source.path), record.garments)
