@@ -25,6 +25,7 @@ def _garment(category_id: int, box: tuple[float, float, float, float], seed: int
     x, y, w, h = box
     k = DF2.category(category_id).num_landmarks
     points = np.column_stack([rng.uniform(x, x + w, k), rng.uniform(y, y + h, k), np.full(k, 2.0)])
+    points[:2, :2] = [[x, y], [x + w, y + h]]  # the landmarks span the box, as on a garment's outline
     return Garment(category_id, [x, y, w, h], points)
 
 
@@ -72,7 +73,7 @@ def test_round_trip_recovers_boxes_and_landmarks_within_a_pixel(options):
     assert sorted(g.category_id for g in decoded) == [1, 8, 13]
     for truth in GARMENTS:
         (found,) = [g for g in decoded if g.category_id == truth.category_id]
-        np.testing.assert_allclose(found.bbox, truth.bbox, atol=1e-4)
+        np.testing.assert_allclose(found.bbox, truth.bbox, atol=1.0)
         np.testing.assert_allclose(found.landmarks[:, :2], truth.landmarks[:, :2], atol=1.0)
         assert found.landmarks.shape == truth.landmarks.shape
         assert found.score > 0.75  # smoothing lowers lone peaks (centre ~0.87, small landmarks ~0.54)
@@ -123,6 +124,22 @@ def test_merge_flip_of_a_mirrored_pass_is_the_identity():
 def test_group_flip_is_an_involution_matching_the_landmark_flip():
     assert np.array_equal(GROUP_FLIP[GROUP_FLIP], np.arange(len(GROUP_FLIP)))
     assert np.array_equal(GROUP_FLIP[DF2.group_of], DF2.group_of[DF2.flip_index])
+
+
+def test_box_blends_the_landmark_extent_with_the_regressed_box():
+    codec = TargetCodec(CONFIG)
+    targets = codec.encode(GARMENTS[:1], (128, 128))
+    outputs = _outputs_from_targets(targets, CONFIG)
+    outputs["box_size"] *= 1.5  # the regressed box is now too large by half
+    x, y, w, h = GARMENTS[0].bbox
+    regressed = np.array([x + w / 2 - 0.75 * w, y + h / 2 - 0.75 * h, 1.5 * w, 1.5 * h])
+    (alone,) = codec.decode(outputs, DecodeOptions(score_thr=0.1, box_landmark_weight=None))
+    np.testing.assert_allclose(alone[0].bbox, regressed, atol=1e-3)
+    (extent,) = codec.decode(outputs, DecodeOptions(score_thr=0.1, box_landmark_weight=1.0))
+    points = extent[0].landmarks[:, :2]
+    np.testing.assert_allclose(extent[0].bbox, [*points.min(0), *(points.max(0) - points.min(0))], atol=1e-4)
+    (blend,) = codec.decode(outputs, DecodeOptions(score_thr=0.1, box_landmark_weight=0.75))
+    np.testing.assert_allclose(blend[0].bbox, 0.75 * np.asarray(extent[0].bbox) + 0.25 * regressed, atol=1e-3)
 
 
 def test_rescoring_pulls_the_landmark_to_the_peak_near_the_regressed_position():

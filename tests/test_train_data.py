@@ -96,7 +96,7 @@ def test_validation_of_a_perfect_network_scores_ap_1(tmp_path: Path) -> None:
     for sample in samples:  # two garments per image, so ids, categories and order all matter
         first = sample.record.garments[0]
         k = DF2.category(9).num_landmarks
-        second = np.column_stack([np.linspace(70, 110, k), np.linspace(10, 80, k), np.full(k, 2.0)])
+        second = np.column_stack([np.linspace(66, 116, k), np.linspace(6, 86, k), np.full(k, 2.0)])  # spans its box
         sample.record.garments = [first, Garment(9, [66.0, 6.0, 50.0, 80.0], second)]
     config = ModelConfig(input_size=128)
     codec = TargetCodec(config)
