@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -24,14 +23,14 @@ from garmentcli.errors import GarmentError
 class _GarmentGroup(TyperGroup):
     """Maps errors onto the exit-code contract: usage errors and :class:`GarmentError` exit 1."""
 
-    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+    def make_context(self, *args: Any, **kwargs: Any) -> typer.Context:
         try:
             return super().make_context(*args, **kwargs)
         except UsageError as exc:
             exc.exit_code = common.EXIT_USER_ERROR
             raise
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: typer.Context) -> Any:
         try:
             return super().invoke(ctx)
         except UsageError as exc:
