@@ -14,8 +14,6 @@ for comparison.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from garmentcli.errors import FormatError, SchemaError
@@ -75,40 +73,19 @@ def normalise_name(name: str) -> str:
     return "_".join(name.strip().lower().replace("-", " ").split())
 
 
-def _plainly_valid(garment: Garment) -> bool:
-    """The common case, checked cheaply: right landmark count, finite numbers, a box with area."""
-    try:
-        count = len(landmark_names(garment.category_id))
-    except SchemaError:
-        return False
-    return (
-        garment.landmarks.shape == (count, 3)
-        and bool(np.isfinite(garment.landmarks).all())
-        and bool(np.isfinite(garment.bbox).all())
-        and math.isfinite(garment.score or 0.0)
-        and bool(garment.bbox[2] > 0)
-        and bool(garment.bbox[3] > 0)
-    )
-
-
 def validate_garment(garment: Garment) -> None:
     """Raise a one-line :class:`FormatError` when the garment cannot be right (DeepFashion2 or FLD)."""
-    if _plainly_valid(garment):
+    if is_fld(garment.category_id):
+        if garment.landmarks.shape != (len(FLD_LANDMARKS), 3):
+            raise FormatError(
+                f"FLD garments need {len(FLD_LANDMARKS)} landmark slots, got {garment.landmarks.shape[0]}"
+            )
+        garment.validate_values()
         return
-    if not is_fld(garment.category_id):
-        try:
-            garment.validate()
-        except SchemaError as exc:
-            raise FormatError(str(exc)) from exc
-        return
-    if garment.landmarks.shape != (len(FLD_LANDMARKS), 3):
-        raise FormatError(f"FLD garments need {len(FLD_LANDMARKS)} landmark slots, got {garment.landmarks.shape[0]}")
-    if not np.all(np.isfinite(garment.bbox)) or not np.all(np.isfinite(garment.landmarks)):
-        raise FormatError("NaN or infinite coordinate")
-    if garment.bbox[2] <= 0 or garment.bbox[3] <= 0:
-        raise FormatError(f"box has no area: w={garment.bbox[2]:g}, h={garment.bbox[3]:g}")
-    if garment.score is not None and not np.isfinite(garment.score):
-        raise FormatError("score is NaN or infinite")
+    try:
+        garment.validate()
+    except SchemaError as exc:
+        raise FormatError(str(exc)) from exc
 
 
 def landmarks_from_flat(category_id: int, values: object, *, allow_294: bool = True) -> np.ndarray:

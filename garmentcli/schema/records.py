@@ -77,6 +77,10 @@ class Garment:
             raise FormatError(
                 f"{category.name} needs {category.num_landmarks} landmarks, got {self.landmarks.shape[0]}"
             )
+        self.validate_values()
+
+    def validate_values(self) -> None:
+        """The checks every garment needs whatever its landmark layout: finite numbers, a box with area."""
         if not np.all(np.isfinite(self.bbox)) or not np.all(np.isfinite(self.landmarks)):
             raise FormatError("NaN or infinite coordinate")
         if self.bbox[2] <= 0 or self.bbox[3] <= 0:
