@@ -95,3 +95,12 @@ def test_expand_sources_folders_files_globs_stdin(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match="no images found"):
         expand_sources([str(tmp_path / "empty")])
+
+
+
+def test_write_image_round_trips(tmp_path):
+    from garmentcli.io.images import write_image
+
+    picture = np.random.default_rng(0).integers(0, 255, (20, 30, 3), dtype=np.uint8)
+    write_image(picture, tmp_path / "sub" / "p.png")
+    np.testing.assert_array_equal(read_image(tmp_path / "sub" / "p.png"), picture)

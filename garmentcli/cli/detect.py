@@ -6,13 +6,11 @@ import time
 from pathlib import Path
 from typing import Annotated
 
-import cv2
 import typer
 
 from garmentcli.cli import common
-from garmentcli.io.atomic import atomic_write
 from garmentcli.io.df2 import image_ids_from_names
-from garmentcli.io.images import read_image
+from garmentcli.io.images import read_image, write_image
 from garmentcli.io.sources import ImageSource, expand_sources
 from garmentcli.models.codec import DecodeOptions
 from garmentcli.models.registry import DEFAULT_MODEL
@@ -26,10 +24,7 @@ def _write_overlay(folder: Path, source: ImageSource, record: ImageRecord) -> No
     from garmentcli.viz.draw import draw_garments
 
     overlay = draw_garments(read_image(source.path), record.garments)
-    ok, encoded = cv2.imencode(".jpg", overlay, [cv2.IMWRITE_JPEG_QUALITY, 90])
-    if ok:
-        with atomic_write(folder / Path(source.name).with_suffix(".jpg"), "wb") as handle:
-            handle.write(encoded.tobytes())
+    write_image(overlay, folder / Path(source.name).with_suffix(".jpg"), jpeg_quality=90)
 
 
 def detect(

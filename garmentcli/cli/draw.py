@@ -12,11 +12,10 @@ import typer
 
 from garmentcli.cli import common
 from garmentcli.errors import GarmentError, InputError
-from garmentcli.io.atomic import atomic_write
 from garmentcli.io.df2 import default_image_folder
 from garmentcli.io.formats import READERS, read_annotations
 from garmentcli.io.garments import category_id_of
-from garmentcli.io.images import read_image
+from garmentcli.io.images import read_image, write_image
 from garmentcli.schema.records import AnnotationSet, ImageRecord
 from garmentcli.viz.draw import contact_sheet, draw_garments
 
@@ -43,14 +42,6 @@ def select_images(
             continue
         count += 1
         yield ImageRecord(image.id, image.file_name, image.width, image.height, garments, image.extra)
-
-
-def _write_image(image: np.ndarray, path: Path) -> None:
-    ok, encoded = cv2.imencode(path.suffix, image, [cv2.IMWRITE_JPEG_QUALITY, 92])
-    if not ok:
-        raise InputError(f"{path}: could not encode the picture")
-    with atomic_write(path, "wb") as handle:
-        handle.write(encoded.tobytes())
 
 
 def _output_path(outdir: Path, file_name: str) -> Path:
@@ -114,7 +105,7 @@ def draw(
         for record in chosen:
             try:
                 picture = draw_garments(read_image(images / record.file_name), record.garments)
-                _write_image(picture, _output_path(outdir, record.file_name))
+                write_image(picture, _output_path(outdir, record.file_name))
             except InputError as exc:
                 failures.add(f"{exc} (image id={record.id})")
             else:
@@ -124,7 +115,7 @@ def draw(
                     thumbnails.append(cv2.resize(picture, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA))
             progress.advance(task)
     if sheet is not None and thumbnails:
-        _write_image(contact_sheet(thumbnails, cols, SHEET_CELL_WIDTH), sheet)
+        write_image(contact_sheet(thumbnails, cols, SHEET_CELL_WIDTH), sheet)
     common.info(
         f"drew {drawn} of {len(chosen)} images -> {outdir}" + (f" ({len(failures)} failures)" if failures else "")
     )

@@ -1,4 +1,5 @@
-"""The one image loader of the tool: any common format in, 8-bit BGR out, or one clear error.
+"""The one image loader of the tool: any common format in, 8-bit BGR out, or one clear error;
+and the one writer of the pictures it makes.
 
 JPEG, PNG, WebP, BMP and TIFF are decoded by OpenCV with the EXIF orientation applied;
 grayscale, RGBA (alpha dropped) and 16-bit images become 8-bit 3-channel BGR. The pixel
@@ -16,7 +17,8 @@ import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from garmentcli.errors import ImageReadError
+from garmentcli.errors import ImageReadError, InputError
+from garmentcli.io.atomic import atomic_write
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"})
 """File suffixes treated as images when a folder is scanned (case-insensitive)."""
@@ -67,3 +69,12 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.nda
     if image is None:
         raise ImageReadError(f"{path}: could not decode the image (corrupt or unsupported)")
     return to_bgr8(image)
+
+
+def write_image(image: np.ndarray, path: str | Path, jpeg_quality: int = 92) -> None:
+    """Encode ``image`` (BGR) in the format its suffix names and write it atomically."""
+    ok, encoded = cv2.imencode(Path(path).suffix, image, [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality])
+    if not ok:
+        raise InputError(f"{path}: could not encode the picture")
+    with atomic_write(path, "wb") as handle:
+        handle.write(encoded.tobytes())

@@ -8,11 +8,11 @@ tensors and plain Python values is stored, so it loads with ``torch.load(weights
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 from garmentcli.errors import InputError, require_torch
+from garmentcli.io.atomic import atomic_write
 
 FORMAT_VERSION = 1
 
@@ -36,10 +36,8 @@ def restore_rng_state(state: dict[str, Any]) -> None:
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     """Write ``state`` (plus the format version and RNG states) atomically to ``path``."""
     torch = require_torch()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save({"format_version": FORMAT_VERSION, "rng": rng_state(), **state}, tmp)
-    os.replace(tmp, path)
+    with atomic_write(path, "wb") as handle:
+        torch.save({"format_version": FORMAT_VERSION, "rng": rng_state(), **state}, handle)
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:

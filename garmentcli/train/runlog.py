@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from garmentcli.io.atomic import atomic_write
+from garmentcli.io.images import write_image
 
 PANEL_W, PANEL_H, MARGIN = 520, 360, 60
 PALETTE = [(200, 90, 30), (40, 140, 230), (60, 170, 60), (40, 40, 200), (160, 60, 160), (20, 160, 160), (90, 90, 90)]
@@ -86,7 +87,4 @@ def plot_curves(history: Sequence[dict[str, float]], path: Path) -> None:
             _draw_panel("validation", xs, {k: column(k) for k in metric_keys}, log_scale=False),
         ]
     )
-    ok, encoded = cv2.imencode(".png", image)
-    if ok:
-        with atomic_write(path, "wb") as handle:
-            handle.write(encoded.tobytes())
+    write_image(image, path)
