@@ -97,10 +97,18 @@ def test_expand_sources_folders_files_globs_stdin(tmp_path):
         expand_sources([str(tmp_path / "empty")])
 
 
-
 def test_write_image_round_trips(tmp_path):
     from garmentcli.io.images import write_image
 
     picture = np.random.default_rng(0).integers(0, 255, (20, 30, 3), dtype=np.uint8)
     write_image(picture, tmp_path / "sub" / "p.png")
     np.testing.assert_array_equal(read_image(tmp_path / "sub" / "p.png"), picture)
+
+
+def test_write_image_refuses_a_suffix_without_encoder_in_one_line(tmp_path):
+    from garmentcli.errors import InputError
+    from garmentcli.io.images import write_image
+
+    with pytest.raises(InputError, match=r"p\.xyz: could not encode"):
+        write_image(np.zeros((4, 4, 3), np.uint8), tmp_path / "p.xyz")
+    assert not list(tmp_path.iterdir())

@@ -73,7 +73,10 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.nda
 
 def write_image(image: np.ndarray, path: str | Path, jpeg_quality: int = 92) -> None:
     """Encode ``image`` (BGR) in the format its suffix names and write it atomically."""
-    ok, encoded = cv2.imencode(Path(path).suffix, image, [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality])
+    try:
+        ok, encoded = cv2.imencode(Path(path).suffix, image, [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality])
+    except cv2.error:  # OpenCV raises for a suffix it has no encoder for
+        ok = False
     if not ok:
         raise InputError(f"{path}: could not encode the picture")
     with atomic_write(path, "wb") as handle:
