@@ -5,21 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-import orjson
 import typer
 
 from garmentcli.cli import common
 from garmentcli.errors import InputError
+from garmentcli.io.jsonio import load_json
 
 
 def _extra_card_fields(path: Path | None) -> dict[str, Any]:
     """``training``/``metrics`` entries to merge into the card, from a JSON file."""
     if path is None:
         return {}
-    try:
-        data = orjson.loads(path.read_bytes())
-    except (OSError, orjson.JSONDecodeError) as exc:
-        raise InputError(f"{path}: cannot read card fields ({exc})") from exc
+    data = load_json(path)
     unknown = set(data) - {"training", "metrics"} if isinstance(data, dict) else {"<not an object>"}
     if unknown:
         raise InputError(f"{path}: only 'training' and 'metrics' may be given, not {', '.join(sorted(unknown))}")

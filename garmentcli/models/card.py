@@ -8,7 +8,8 @@ from typing import Any
 
 import orjson
 
-from garmentcli.errors import InputError, SchemaError
+from garmentcli.errors import SchemaError
+from garmentcli.io.jsonio import load_json
 from garmentcli.models.config import ARCHITECTURE, ModelConfig
 from garmentcli.schema.layout import NUM_LANDMARKS
 
@@ -83,8 +84,4 @@ class ModelCard:
 
     @classmethod
     def read(cls, path: Path) -> ModelCard:
-        try:
-            data = orjson.loads(path.read_bytes())
-        except (OSError, orjson.JSONDecodeError) as exc:
-            raise InputError(f"{path}: cannot read the model card ({exc})") from exc
-        return cls.from_dict(data, str(path))
+        return cls.from_dict(load_json(path), str(path))
