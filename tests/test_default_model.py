@@ -24,7 +24,7 @@ def test_the_card_records_data_command_size_and_test_metrics():
     assert set(card["training"]["data"]) == {"train", "validation", "test"}
     test = card["metrics"]["synth-test"]
     assert test["images"] == 300 and len(test["per_category"]) == 13
-    assert test["keypoints"]["AP"] >= 0.6
+    assert test["keypoints"]["AP"] >= 0.6 and test["bbox"]["AP"] >= 0.8  # the goals of the default model
 
 
 def test_detect_on_the_sample_images_finds_the_garments_with_their_categories(tmp_path):
@@ -33,9 +33,9 @@ def test_detect_on_the_sample_images_finds_the_garments_with_their_categories(tm
     truth = read_annotations(SAMPLES / "coco.json")
     found = read_annotations(tmp_path / "pred.json")
     scores = evaluate(truth, found)
-    # measured when the model was bundled: keypoint AP 0.70, box AP 0.84 on these 16 images
-    assert scores["keypoints"]["AP"] > 0.6
-    assert scores["bbox"]["AP"] > 0.75
+    # measured when the model was bundled: keypoint AP 0.74, box AP 0.88 on these 16 images
+    assert scores["keypoints"]["AP"] > 0.65
+    assert scores["bbox"]["AP"] > 0.8
     by_name = {record.file_name: record for record in found}
     hits = sum(
         any(g.category_id == t.category_id for g in by_name[record.file_name].garments if g.score >= 0.3)
