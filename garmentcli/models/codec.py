@@ -31,7 +31,10 @@ CATEGORY_GROUPS = {c.id: DF2.group_of[c.slice] for c in DF2.categories}
 
 @dataclass(frozen=True)
 class DecodeOptions:
-    """Decoding settings; ``None`` switches a DeepMark++ technique off. Defaults are the published tuned values."""
+    """Decoding settings; ``None`` switches a DeepMark++ technique off.
+
+    Defaults are the published tuned values except ``blend_gamma``, which validation switched off.
+    """
 
     score_thr: float = 0.2
     max_dets: int = 20
@@ -44,8 +47,10 @@ class DecodeOptions:
     """(2) 3x3 Gaussian smoothing of the centre heatmaps before peak picking."""
     landmark_sigma: float | None = 0.90
     """(2) 3x3 Gaussian smoothing of the landmark heatmaps before the maximum is taken."""
-    blend_gamma: float | None = 0.75
-    """(3) landmark = gamma * heatmap-refined + (1 - gamma) * regressed; off: the refined position alone."""
+    blend_gamma: float | None = None
+    """(3) landmark = gamma * heatmap-refined + (1 - gamma) * regressed; off: the refined position alone.
+    Off by default: the published 0.75 pulls our model's landmarks towards the mean shape (a wide hem
+    came out 1.3 cm short); on synthetic validation images off gave keypoint AP 0.734 against 0.713."""
     rescore_divisor: float | None = 9.0
     """(4) weight the landmark heatmap by a Gaussian of sigma min(w, h) / divisor around the regressed
     position before the maximum; off: the maximum inside the box."""
