@@ -10,7 +10,8 @@ with the same definitions applied to the true table-plane landmarks. Setups:
 * ``board, tilt <= 30``    four 8 cm markers at the table corners, tilt up to 30 deg (goal: <= 0.2 cm)
 * ``marker, tilt <= 30``   one marker under the same tilts (why the board exists)
 * ``model, square-on``     the default model's landmarks, marker calibration (goal: <= 1.5 cm), when a
-                           default model is installed
+                           default model is installed: once as ``garmentkp measure`` runs it on photos
+                           (zoom refinement and flip augmentation on), once from a single plain pass
 
 Prints a table per setup: each measurement's count, median and 95th-percentile absolute error
 (cm), then the pooled figures, for all images and for the images tilted 15 deg or more.
@@ -169,15 +170,19 @@ def main() -> None:
         report(title, run_setup(config, calibrator, args.images), time.perf_counter() - started)
     if args.model:
         try:
-            from garmentcli.runtime.predictor import Predictor
+            from garmentcli.cli.measure import make_detector
 
-            predictor = Predictor(args.model)
+            detectors = {
+                "as measure runs it (--refine --flip)": make_detector(args.model, refine=True, flip=True),
+                "one plain pass (--no-refine --no-flip)": make_detector(args.model, refine=False, flip=False),
+            }
         except Exception as exc:  # any reason the model cannot load skips this setup
             print(f"\n## model, square-on: skipped ({type(exc).__name__}: {exc})")
             return
-        started = time.perf_counter()
-        errors = run_setup(square_on, single, args.images, predictor)
-        report(f"model '{args.model}', marker, square-on", errors, time.perf_counter() - started)
+        for how, detector in detectors.items():
+            started = time.perf_counter()
+            errors = run_setup(square_on, single, args.images, detector)
+            report(f"model '{args.model}' {how}, marker, square-on", errors, time.perf_counter() - started)
 
 
 if __name__ == "__main__":

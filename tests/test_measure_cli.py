@@ -183,13 +183,21 @@ def test_image_folder_runs_the_detector_first(scene, monkeypatch):
         def predict(self, images):
             return [by_size[0] for _ in images]
 
-    monkeypatch.setattr(measure_cli, "make_detector", lambda model: FakeDetector())
+    asked = []
+
+    def make_detector(model, refine, flip):
+        asked.append((model, refine, flip))
+        return FakeDetector()
+
+    monkeypatch.setattr(measure_cli, "make_detector", make_detector)
     (root / "photos" / OBLIQUE).unlink()
     args = ["measure", str(root / "photos"), "--board", str(root / "board.json"), "-o", "-"]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     (row,) = _rows(result.stdout)
     assert row["image"] == FLAT and float(row["hip_cm"]) == pytest.approx(34.0, abs=0.1)
+    assert CliRunner().invoke(app, [*args, "--no-refine", "--no-flip"]).exit_code == 0
+    assert asked == [("default", True, True), ("default", False, False)]  # accuracy first unless told otherwise
 
 
 def test_board_command_writes_a_detectable_true_size_board(tmp_path):

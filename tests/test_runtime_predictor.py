@@ -1,4 +1,4 @@
-"""The predictor: letterbox geometry, image ids, backend parity, flip TTA, per-image failures, timers."""
+"""The predictor: letterbox geometry, image ids, backend parity, flip TTA, zoom refinement, failures, timers."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from models_tiny import shared_tiny_model
 from garmentcli.errors import ImageReadError, InputError
 from garmentcli.io.sources import ImageSource
 from garmentcli.models.codec import DecodeOptions
-from garmentcli.runtime.letterbox import Letterbox, letterbox
-from garmentcli.runtime.predictor import Predictor
+from garmentcli.runtime.letterbox import Letterbox, letterbox, warp
+from garmentcli.runtime.predictor import Predictor, adopt_match
 from garmentcli.schema.records import Garment
 
 OPTIONS = DecodeOptions(score_thr=0.3, max_dets=5)
@@ -54,6 +54,56 @@ def test_letterbox_clips_boxes_and_landmarks_to_the_image():
     assert back.bbox[0] == 0 and back.bbox[1] == 0
     assert back.bbox[0] + back.bbox[2] <= 100 and back.bbox[1] + back.bbox[3] <= 50
     np.testing.assert_allclose(back.landmarks[0], [0, 50, 0.5])
+
+
+def test_crop_around_a_box_centres_it_at_the_chosen_fill():
+    box = Letterbox.around(np.array([100.0, 40.0, 50.0, 20.0]), 0.8, 300, 200, 64)
+    assert box.scale == pytest.approx(64 * 0.8 / 50)
+    corners = np.array([[100.0, 40.0], [150.0, 60.0]]) @ box.matrix[:, :2].T + box.matrix[:, 2]
+    np.testing.assert_allclose(corners, [[6.4, 21.76], [57.6, 42.24]])  # 51.2 x 20.48, centred on (32, 32)
+    image = np.zeros((200, 300, 3), np.uint8)
+    image[50, 125] = 255  # the box centre
+    crop = warp(image, box, 64)
+    assert np.unravel_index(crop[..., 0].argmax(), (64, 64)) in {(31, 31), (31, 32), (32, 31), (32, 32)}
+    inside = Garment(9, [6.4, 21.76, 51.2, 20.48], np.array([[32.0, 32.0, 0.7]] * 8))
+    back = box.to_image(inside)
+    np.testing.assert_allclose(back.bbox, [100, 40, 50, 20])
+    np.testing.assert_allclose(back.landmarks[0], [125, 50, 0.7])
+
+
+def test_the_refined_match_is_the_same_category_overlapping_most():
+    first = Garment(7, [10, 10, 100, 100], np.zeros((14, 3)), score=0.9, id=4)
+    near = Garment(7, [12, 10, 100, 98], np.ones((14, 3)), score=0.5)
+    nearer = Garment(7, [11, 10, 100, 100], np.full((14, 3), 2.0), score=0.3)
+    other_category = Garment(8, [10, 10, 100, 100], np.ones((8, 3)), score=0.99)
+    adopted = adopt_match(first, [near, other_category, nearer])
+    np.testing.assert_array_equal(adopted.landmarks, nearer.landmarks)
+    np.testing.assert_array_equal(adopted.bbox, nearer.bbox)
+    assert (adopted.category_id, adopted.score, adopted.id) == (7, 0.9, 4)  # the first pass decides what it is
+    far = Garment(7, [80, 80, 100, 100], np.ones((14, 3)), score=0.9)  # IoU 0.05
+    assert adopt_match(first, [far, other_category]) is first
+    assert adopt_match(first, []) is first
+
+
+def test_refinement_keeps_what_was_found_and_reruns_on_each_crop(tiny, photos):
+    # that the crops' landmarks are better is shown with the trained model in test_default_model.py
+    images = [cv2.imread(str(s.path)) for s in photos]
+    single = Predictor(tiny, options=OPTIONS).predict(images)
+    refining = Predictor(tiny, options=OPTIONS, refine=True, batch_size=2)
+    batches = []
+    run = refining.backend.run
+    refining.backend.run = lambda batch: batches.append(len(batch)) or run(batch)
+    refined = refining.predict(images)
+    garments = sum(map(len, single))
+    assert garments > 0
+    assert batches[0] == len(images)  # the whole images, then one crop per garment in batches of 2
+    assert sum(batches[1:]) == garments and max(batches[1:]) <= 2
+    assert refining.timer.images == len(images)  # crops are extra passes, not extra images
+    for before, after in zip(single, refined, strict=True):
+        assert [(g.category_id, g.score) for g in before] == [(g.category_id, g.score) for g in after]
+    from_files = Predictor(tiny, options=OPTIONS, refine=True).predict_sources(photos)
+    for record, found in zip(from_files, refined, strict=True):
+        assert [g.landmarks.tolist() for g in record.garments] == [g.landmarks.tolist() for g in found]
 
 
 def test_onnx_and_torch_backends_give_the_same_detections(tiny, photos):

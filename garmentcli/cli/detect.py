@@ -44,6 +44,12 @@ def detect(
     score_thr: Annotated[float, typer.Option(min=0.0, max=1.0, help="Drop garments scoring below this.")] = 0.2,
     max_dets: Annotated[int, typer.Option(min=1, help="At most this many garments per image.")] = 20,
     flip: Annotated[bool, typer.Option("--flip", help="Flip test-time augmentation (twice the inference).")] = False,
+    refine: Annotated[
+        bool,
+        typer.Option(
+            "--refine", help="Run the network again on a zoomed crop of each garment: finer landmarks, slower."
+        ),
+    ] = False,
     plain: Annotated[
         bool, typer.Option("--plain", help="Switch the four DeepMark++ post-processing steps off (CenterNet decoding).")
     ] = False,
@@ -64,7 +70,7 @@ def detect(
     ids = image_ids_from_names([s.name for s in found])
     decode = DecodeOptions.plain if plain else DecodeOptions
     predictor = Predictor(
-        model, backend, device, decode(score_thr=score_thr, max_dets=max_dets), batch_size, flip, workers
+        model, backend, device, decode(score_thr=score_thr, max_dets=max_dets), batch_size, flip, workers, refine
     )
     failures = common.FailureLog()
     images = garments = 0

@@ -32,11 +32,11 @@ from garmentcli.measure.table import CsvRows, JsonRows
 from garmentcli.models.registry import DEFAULT_MODEL
 
 
-def make_detector(model: str) -> Detector:
+def make_detector(model: str, refine: bool, flip: bool) -> Detector:
     """The default (or named) landmark model, loaded only when images are given instead of annotations."""
     from garmentcli.runtime.predictor import Predictor
 
-    return Predictor(model)
+    return Predictor(model, flip=flip, refine=refine)
 
 
 def _is_image_input(input_path: str) -> bool:
@@ -90,6 +90,12 @@ def measure(
         float, typer.Option("--min-confidence", help="Predicted landmarks below this confidence count as missing.")
     ] = MIN_CONFIDENCE,
     model: Annotated[str, typer.Option(help="Model for image inputs (name or .onnx path).")] = DEFAULT_MODEL,
+    refine: Annotated[
+        bool, typer.Option(help="Image inputs: detect again on a zoomed crop of each garment (finer landmarks).")
+    ] = True,
+    flip: Annotated[
+        bool, typer.Option(help="Image inputs: average with the mirrored image (flip augmentation).")
+    ] = True,
 ) -> None:
     """Measure garments in cm: one row per garment with each measurement, the calibration used and flags.
 
@@ -105,7 +111,7 @@ def measure(
         items = stream_items(read_lines(sys.stdin), images, failures.add)
     elif _is_image_input(input_path):
         sources = expand_sources([input_path])
-        items, total = detected_items(sources, make_detector(model), failures.add), len(sources)
+        items, total = detected_items(sources, make_detector(model, refine, flip), failures.add), len(sources)
     elif Path(input_path).exists():
         given = Path(input_path)
         root = images if images is not None else (given if given.is_dir() else given.parent)

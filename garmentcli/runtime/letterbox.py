@@ -1,7 +1,9 @@
 """Letterboxing: fit an image into the square network input (aspect kept, centred, grey padding) and back.
 
 The geometry is ``input = scale * image + pad`` with ``scale = size / max(width, height)``, the
-same map training uses, applied with ``cv2.warpAffine`` so pixel centres line up exactly.
+same map training uses, applied with ``cv2.warpAffine`` so pixel centres line up exactly. The same
+map with another scale and pad is a square crop around one garment (:meth:`Letterbox.around`),
+which the zoom refinement of :mod:`garmentcli.runtime.predictor` feeds to the network.
 """
 
 from __future__ import annotations
@@ -32,6 +34,13 @@ class Letterbox:
         scale = size / max(width, height)
         return cls(scale, (size - scale * width) / 2.0, (size - scale * height) / 2.0, width, height)
 
+    @classmethod
+    def around(cls, bbox: np.ndarray, fill: float, width: int, height: int, size: int) -> Letterbox:
+        """The square crop centred on ``bbox`` (``x, y, w, h``) whose side is the box's longer side / ``fill``."""
+        x, y, box_w, box_h = (float(v) for v in bbox)
+        scale = size * fill / max(box_w, box_h, 1.0)
+        return cls(scale, size / 2.0 - scale * (x + box_w / 2), size / 2.0 - scale * (y + box_h / 2), width, height)
+
     @property
     def matrix(self) -> np.ndarray:
         """The 2x3 affine matrix image -> input."""
@@ -59,10 +68,14 @@ def letterbox(image: np.ndarray, size: int) -> tuple[np.ndarray, Letterbox]:
     """The ``size`` x ``size`` network input for a BGR image, and the map that made it."""
     height, width = image.shape[:2]
     box = Letterbox.fit(width, height, size)
-    canvas = cv2.warpAffine(
+    return warp(image, box, size), box
+
+
+def warp(image: np.ndarray, box: Letterbox, size: int) -> np.ndarray:
+    """The ``size`` x ``size`` canvas ``box`` maps ``image`` onto (grey where the image does not reach)."""
+    return cv2.warpAffine(
         image, box.matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=PAD_VALUE
     )
-    return canvas, box
 
 
 def to_tensor(canvases: list[np.ndarray]) -> np.ndarray:
