@@ -33,6 +33,7 @@ from garmentcli.measure.batch import Detector
 from garmentcli.measure.calibration import CalibrationError, Calibrator, MarkerBoard, MarkerSpec, SingleMarker
 from garmentcli.measure.definitions import measure_garment
 from garmentcli.measure.runner import garment_states
+from garmentcli.metrics.similarity import box_iou_pairs
 from garmentcli.schema.records import Garment
 from garmentcli.synth.markers import MarkerSpec as SynthMarker
 from garmentcli.synth.scene import SynthConfig, board_layout, generate
@@ -57,10 +58,7 @@ class Errors:
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    x0, y0 = np.maximum(a[:2], b[:2])
-    x1, y1 = np.minimum(a[:2] + a[2:], b[:2] + b[2:])
-    inter = max(0.0, x1 - x0) * max(0.0, y1 - y0)
-    return inter / (a[2] * a[3] + b[2] * b[3] - inter)
+    return float(box_iou_pairs(a[None], b[None], np.zeros(1, bool))[0])
 
 
 def _match(truth: list[Garment], predicted: list[Garment]) -> list[tuple[Garment, Garment]]:
