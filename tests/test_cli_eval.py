@@ -130,7 +130,7 @@ def test_malformed_entries_are_skipped_counted_and_exit_2(files, tmp_path):
     result = run("--gt", str(gt), "--pred", str(path), "--json", str(out))
     assert result.exit_code == 2
     assert "3 malformed prediction entries skipped" in result.stderr
-    assert "entry 0: 'keypoints' has 30 values, expected 882" in result.stderr
+    assert "result #0: 'keypoints' has 30 values, expected 882" in result.stderr
     clean = tmp_path / "clean.json"
     clean.write_text(json.dumps(results[3:]))
     expected = tmp_path / "expected.json"

@@ -51,10 +51,10 @@ def test_arrays_of_another_length_take_the_plain_path_and_are_reported(coco, tmp
     messages: list[str] = []
     loaded = load_instances(path, messages.append)
     assert messages == [
-        f"{path}: entry 4: 'keypoints' has 30 values, expected 882",
-        f"{path}: entry 6: NaN or infinite number in bbox or keypoints",
-        f"{path}: entry 7: 'keypoints' holds something that is not a number",
-        f"{path}: entry 8: 'keypoints' has no list of values, expected 882",
+        f"{path}: result #4: 'keypoints' has 30 values, expected 882",
+        f"{path}: result #6: NaN or infinite coordinate",
+        f"{path}: result #7: 'keypoints' holds something that is not a number",
+        f"{path}: result #8: 'keypoints' has no list of values, expected 882",
     ]
     assert len(loaded) == len(results) - 4
     kept = [r["keypoints"] for i, r in enumerate(results) if i not in (4, 6, 7, 8)]

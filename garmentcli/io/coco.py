@@ -39,7 +39,7 @@ from garmentcli.io.garments import (
 from garmentcli.io.jsonio import OnError, dump_json, raise_on_error, read_bytes, write_list_items
 from garmentcli.schema.fld import FLD_LANDMARKS
 from garmentcli.schema.layout import DF2, NUM_LANDMARKS
-from garmentcli.schema.records import ATTRIBUTE_KEYS, AnnotationSet, Garment, ImageRecord
+from garmentcli.schema.records import ATTRIBUTE_KEYS, AnnotationSet, Garment, ImageRecord, entry_label
 
 _GARMENT_KEYS = frozenset({"id", "image_id", "category_id", "bbox", "keypoints", "score", "segmentation"})
 _DERIVED_KEYS = frozenset({"area", "num_keypoints", "iscrowd"})
@@ -168,12 +168,6 @@ def _image_from_entry(entry: Any) -> ImageRecord:
         raise FormatError(f"image id/width/height not integers ({exc})") from None
 
 
-def _entry_label(entry: Any, index: int) -> str:
-    if isinstance(entry, dict) and "id" in entry:
-        return f"annotation id={entry['id']}"
-    return f"annotation #{index}"
-
-
 def read_coco(path: Path, on_error: OnError = raise_on_error) -> AnnotationSet:
     """Read a COCO keypoint file (DeepFashion2 form, generic, or FLD COCO) or a result list."""
     data, keypoints = load_coco_json(path)
@@ -214,7 +208,7 @@ def coco_to_set(
     seen_ids: set[Any] = set()
     annotations = data.get("annotations") or []
     for index, entry in enumerate(annotations):
-        label = _entry_label(entry, index)
+        label = entry_label(entry, index)
         try:
             if not isinstance(entry, dict):
                 raise FormatError("not an object")

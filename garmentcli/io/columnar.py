@@ -32,7 +32,7 @@ from garmentcli.io.garments import FLD_CATEGORY_IDS
 from garmentcli.io.jsonio import OnError, parse_json, raise_on_error, read_bytes
 from garmentcli.schema.fld import FLD_LANDMARKS
 from garmentcli.schema.layout import DF2, NUM_LANDMARKS
-from garmentcli.schema.records import ATTRIBUTE_KEYS, AnnotationSet
+from garmentcli.schema.records import ATTRIBUTE_KEYS, AnnotationSet, entry_label, value_problems
 
 FLD_WIDTH = len(FLD_LANDMARKS)
 ATTRIBUTES = tuple(key for key in ATTRIBUTE_KEYS if key != "style")
@@ -187,7 +187,6 @@ def _columns(
         width = keypoint_width(category_id[good])
         flat = _number_rows(entries, "keypoints", 3 * width, problems, parsed)
         columns["keypoints"] = flat.reshape(len(entries), width, 3)
-        good &= np.isfinite(flat).all(axis=1)
     box_mode = results and bool(entries) and bool(entries[0].get("bbox"))
     if box_mode or not results or not entries:
         bbox = _number_rows(entries, "bbox", 4, problems)
@@ -198,14 +197,12 @@ def _columns(
         with np.errstate(invalid="ignore"):
             x0, y0 = x.min(axis=1), y.min(axis=1)
             bbox = np.stack([x0, y0, x.max(axis=1) - x0, y.max(axis=1) - y0], axis=1)
-    good &= np.isfinite(bbox).all(axis=1)
     columns["bbox"] = bbox
     if results:
         score = np.array([e.get("score") if isinstance(e.get("score"), (int, float)) else np.nan for e in entries])
         columns["score"] = score.astype(np.float64)
         for row in np.flatnonzero(~np.isfinite(columns["score"])):
             problems.setdefault(int(row), "'score' is missing or not a finite number")
-        good &= np.isfinite(columns["score"])
         columns["area"] = bbox[:, 2] * bbox[:, 3]
         columns["iscrowd"] = np.zeros(len(entries), dtype=bool)
         ids = _int_column(entries, "id", None)
@@ -230,8 +227,14 @@ def _columns(
     for key in ATTRIBUTES:
         if any(key in e for e in entries):
             columns[key] = _int_column(entries, key, 0).clip(min=0)
+    gate = value_problems(bbox, columns.get("keypoints"), columns["score"], results)  # the readers' gate
+    for row, problem in enumerate(gate):
+        if problem:
+            problems.setdefault(row, problem)
+    good &= np.array([not problem for problem in gate], dtype=bool)
     for row in np.flatnonzero(~good).tolist():
-        on_error(f"{source}: entry {row}: {problems.get(row, 'NaN or infinite number in bbox or keypoints')}")
+        label = f"result #{row}" if results else entry_label(entries[row], row)
+        on_error(f"{source}: {label}: {problems[row]}")
     return columns, good
 
 

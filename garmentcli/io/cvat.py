@@ -32,7 +32,14 @@ from garmentcli.errors import FormatError, InputError, SchemaError
 from garmentcli.io.atomic import atomic_write
 from garmentcli.io.coco import box_from_landmarks
 from garmentcli.io.df2 import image_ids_from_names
-from garmentcli.io.garments import FLD_CATEGORY_IDS, category_id_of, category_name, is_fld, landmark_names
+from garmentcli.io.garments import (
+    FLD_CATEGORY_IDS,
+    category_id_of,
+    category_name,
+    is_fld,
+    landmark_names,
+    validate_garment,
+)
 from garmentcli.io.jsonio import OnError, raise_on_error, write_json
 from garmentcli.io.visibility import canonical_flags, from_cvat, to_cvat
 from garmentcli.schema.layout import DF2
@@ -256,7 +263,9 @@ def _image_garments(image: ET.Element, on_error: OnError, where: str) -> Iterato
                 else np.zeros((len(landmark_names(category_id)), 3))
             )
             bbox = _box(box) if box is not None else box_from_landmarks(landmarks)
-            yield Garment(category_id, bbox, landmarks)
+            garment = Garment(category_id, bbox, landmarks)
+            validate_garment(garment)
+            yield garment
         except (FormatError, SchemaError) as exc:
             on_error(f"{where}: group {group}: {exc}")
 

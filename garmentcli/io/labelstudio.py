@@ -34,10 +34,10 @@ from garmentcli.errors import FormatError, SchemaError
 from garmentcli.io.atomic import atomic_write
 from garmentcli.io.cvat import review_categories
 from garmentcli.io.df2 import image_ids_from_names
-from garmentcli.io.garments import category_id_of, category_name, landmark_names
+from garmentcli.io.garments import category_id_of, category_name, landmark_names, validate_garment
 from garmentcli.io.jsonio import OnError, load_json, raise_on_error, write_json_list
 from garmentcli.io.visibility import OCCLUDED, UNLABELLED, canonical_flags, from_labelstudio, to_labelstudio
-from garmentcli.schema.records import AnnotationSet, Garment, ImageRecord
+from garmentcli.schema.records import AnnotationSet, Garment, ImageRecord, value_problems
 
 IMAGE, GARMENT, LANDMARK, VISIBILITY = "image", "garment", "landmark", "visibility"
 """Names of the object and control tags in the labeling config (results refer to them)."""
@@ -161,6 +161,9 @@ def _chosen_results(item: dict[str, Any]) -> list[dict[str, Any]]:
 def _aabb(value: dict[str, Any], size: np.ndarray) -> np.ndarray:
     """``[x, y, w, h]`` pixels of a (possibly rotated, about its top-left corner) percent rectangle."""
     x, y, w, h = (float(value[k]) for k in ("x", "y", "width", "height"))
+    problem = value_problems(np.array([[x, y, w, h]]), None)[0]
+    if problem:  # before rotating, which would turn a negative width into a box
+        raise FormatError(f"{problem} (percent of the image)")
     angle = np.deg2rad(float(value.get("rotation") or 0))
     corners = np.array([[0, 0], [w, 0], [w, h], [0, h]]) * size / 100
     rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
@@ -202,6 +205,12 @@ class _TaskReader:
         for r in results:
             if r.get("type") == "keypointlabels":
                 self._add_point(r)
+        for region_id, garment in list(self.garments.items()):
+            try:
+                validate_garment(garment)
+            except FormatError as exc:
+                self.on_error(f"{self.where}: region {region_id!r}: {exc}")
+                del self.garments[region_id]
 
     def _fail(self, region: dict[str, Any], message: str) -> None:
         self.on_error(f"{self.where}: region {region.get('id')!r}: {message}")

@@ -34,13 +34,13 @@ import yaml
 from garmentcli.errors import FormatError, ImageReadError, InputError, SchemaError
 from garmentcli.io.atomic import atomic_write
 from garmentcli.io.df2 import image_ids_from_names
-from garmentcli.io.garments import FLD_CATEGORY_IDS, category_id_of, category_name, is_fld
+from garmentcli.io.garments import FLD_CATEGORY_IDS, category_id_of, category_name, is_fld, validate_garment
 from garmentcli.io.images import IMAGE_SUFFIXES, image_size
 from garmentcli.io.jsonio import OnError, raise_on_error
 from garmentcli.io.visibility import UNLABELLED, VISIBLE, canonical_flags, from_codes, to_codes
 from garmentcli.schema.fld import FLD_LANDMARKS
 from garmentcli.schema.layout import DF2, mirror_name
-from garmentcli.schema.records import AnnotationSet, Garment, ImageRecord
+from garmentcli.schema.records import AnnotationSet, Garment, ImageRecord, value_problems
 
 LAYOUTS = ("padded", "grouped")
 """The layouts a user can ask for (``fld`` is picked automatically for FLD garments)."""
@@ -269,6 +269,10 @@ def garment_from_row(row: np.ndarray, category_id: int, layout: YoloLayout, dims
     scale = np.array(wh, dtype=np.float64)
     cx, cy, w, h = row[1:5]
     slots = row[5:].reshape(layout.num_keypoints, dims)
+    bbox = [(cx - w / 2) * scale[0], (cy - h / 2) * scale[1], w * scale[0], h * scale[1]]
+    problem = value_problems(np.array([bbox]), np.column_stack([slots, np.zeros((len(slots), 3 - dims))])[None])[0]
+    if problem:  # the whole line passes the gate, the slots of other categories too
+        raise FormatError(problem)
     if dims == 3:
         flags = from_codes(slots[:, 2], "yolo")
     else:
@@ -281,7 +285,6 @@ def garment_from_row(row: np.ndarray, category_id: int, layout: YoloLayout, dims
     labelled = flags[mine] != UNLABELLED
     landmarks[labelled, :2] = slots[mine[labelled], :2] * scale
     landmarks[:, 2] = flags[mine]
-    bbox = [(cx - w / 2) * scale[0], (cy - h / 2) * scale[1], w * scale[0], h * scale[1]]
     return Garment(category_id, bbox, landmarks)
 
 
@@ -316,7 +319,9 @@ def read_yolo(path: Path, on_error: OnError | None = None) -> AnnotationSet:
                 category_id = classes.get(int(row[0]))
                 if category_id is None:
                     raise FormatError(f"class {int(row[0])} is not in data.yaml names")
-                record.garments.append(garment_from_row(row, category_id, layout, dims, (width, height)))
+                garment = garment_from_row(row, category_id, layout, dims, (width, height))
+                validate_garment(garment)
+                record.garments.append(garment)
             except FormatError as exc:
                 on_error(f"{label_path}: line {line}: {exc}")
         images.append(record)

@@ -80,13 +80,49 @@ class Garment:
         self.validate_values()
 
     def validate_values(self) -> None:
-        """The checks every garment needs whatever its landmark layout: finite numbers, a box with area."""
-        if not np.all(np.isfinite(self.bbox)) or not np.all(np.isfinite(self.landmarks)):
-            raise FormatError("NaN or infinite coordinate")
-        if self.bbox[2] <= 0 or self.bbox[3] <= 0:
-            raise FormatError(f"box has no area: w={self.bbox[2]:g}, h={self.bbox[3]:g}")
-        if self.score is not None and not np.isfinite(self.score):
-            raise FormatError("score is NaN or infinite")
+        """The checks every garment needs whatever its landmark layout (see :func:`value_problems`)."""
+        score = np.array([np.nan if self.score is None else self.score])
+        problem = value_problems(self.bbox[None], self.landmarks[None], score, self.score is not None)[0]
+        if problem:
+            raise FormatError(problem)
+
+
+def entry_label(entry: Any, index: int) -> str:
+    """How messages name a COCO annotation: by its id when it has one, else by its position."""
+    if isinstance(entry, dict) and "id" in entry:
+        return f"annotation id={entry['id']}"
+    return f"annotation #{index}"
+
+
+def value_problems(
+    bbox: np.ndarray, landmarks: np.ndarray | None, score: np.ndarray | None = None, scored: Any = False
+) -> list[str]:
+    """The value gate every reader's garments pass, for ``N`` garments at once: one message per garment
+    ("" when it is fine), the first problem found.
+
+    ``bbox`` ``(N, 4)`` ``x, y, w, h``; ``landmarks`` ``(N, K, 3)`` (or None); ``score`` ``(N,)`` with
+    ``scored`` (a bool or an ``(N,)`` mask) saying which garments carry one. Checked: finite numbers,
+    a box with area (corners in order), a finite score.
+    """
+    bbox = np.asarray(bbox, dtype=np.float64).reshape(-1, 4)
+    count = bbox.shape[0]
+    finite = np.isfinite(bbox).all(axis=1)
+    if landmarks is not None and landmarks.size:
+        finite &= np.isfinite(np.asarray(landmarks, dtype=np.float64).reshape(count, -1)).all(axis=1)
+    with np.errstate(invalid="ignore"):
+        empty = (bbox[:, 2] <= 0) | (bbox[:, 3] <= 0)
+    bad_score = np.zeros(count, dtype=bool)
+    if score is not None:
+        bad_score = np.broadcast_to(np.asarray(scored, dtype=bool), (count,)) & ~np.isfinite(score)
+    problems = [""] * count
+    for row in np.flatnonzero(~finite | empty | bad_score).tolist():
+        if not finite[row]:
+            problems[row] = "NaN or infinite coordinate"
+        elif empty[row]:
+            problems[row] = f"box has no area: w={bbox[row, 2]:g}, h={bbox[row, 3]:g}"
+        else:
+            problems[row] = "score is NaN or infinite"
+    return problems
 
 
 @dataclass

@@ -1,0 +1,97 @@
+"""Issue 16: the ways the tool reported success while its results were wrong or missing, one test each.
+
+1. two runs writing one output; 2. the same file name in two folders; 3. eval pairing by image id
+only; 4. ``--resume`` with other options; 5. round trips through Label Studio, CVAT and YOLO-pose
+dropping scores; 6. readers that skipped the validation gate; 7. ``synth`` into a used folder;
+8. a model card overwritten by an output. Plus the ``--failures FILE`` list.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import cv2
+import numpy as np
+from io_samples import sample_set
+from typer.testing import CliRunner
+
+from garmentcli.cli.app import app
+from garmentcli.io.formats import write_annotations
+
+runner = CliRunner()
+
+# ------------------------------------------------------------------- 6. one validation gate for every reader
+
+
+def _one_line_errors(output: str) -> list[str]:
+    return [line for line in output.splitlines() if line.startswith(("error:", "warning:"))]
+
+
+def test_case6_cvat_yolo_labelstudio_and_eval_inputs_pass_the_one_gate(tmp_path):
+    aset = sample_set()
+    # CVAT: a box with xtl=50 xbr=10, and a point at nan,nan
+    cvat = tmp_path / "review.xml"
+    write_annotations(aset, cvat, "cvat")
+    text = cvat.read_text()
+    first_box = re.search(r'<box label="[^"]+" occluded="0" xtl="([^"]+)" ytl="([^"]+)" xbr="([^"]+)"', text)
+    text = text.replace(first_box.group(0), first_box.group(0).replace(f'xtl="{first_box.group(1)}"', 'xtl="50"'))
+    text = text.replace(f'xbr="{first_box.group(3)}"', 'xbr="10"', 1)
+    second_group = text.index('group_id="3"')
+    point = re.compile(r'outside="0" occluded="0" points="[^"]+"')
+    hit = point.search(text, second_group)
+    text = text[: hit.start()] + 'outside="0" occluded="0" points="nan,nan"' + text[hit.end() :]
+    cvat.write_text(text)
+    result = runner.invoke(app, ["convert", str(cvat), "-o", str(tmp_path / "c.json")])
+    assert result.exit_code == 2, result.output
+    errors = _one_line_errors(result.output)
+    assert any(f"{cvat}: image '000001.jpg': group 1: box has no area: w=-40" in e for e in errors), errors
+    assert any(f"{cvat}: image '000002.jpg': group 3: NaN or infinite coordinate" in e for e in errors), errors
+
+    # YOLO-pose: a label line with nan
+    yolo = tmp_path / "yolo"
+    images = tmp_path / "photos"
+    images.mkdir()
+    for record in aset:
+        cv2.imwrite(str(images / record.file_name), np.zeros((record.height, record.width, 3), np.uint8))
+    write_annotations(aset, yolo, "yolo", image_root=images)
+    label = yolo / "labels" / "000002.txt"
+    values = label.read_text().split()
+    values[6] = "nan"
+    label.write_text(" ".join(values) + "\n")
+    result = runner.invoke(app, ["convert", str(yolo), "-o", str(tmp_path / "y.json")])
+    assert result.exit_code == 2, result.output
+    assert any(f"{label}: line 1: NaN or infinite coordinate" in e for e in _one_line_errors(result.output))
+
+    # Label Studio: a rectangle with a negative width
+    tasks = tmp_path / "tasks.json"
+    write_annotations(aset, tasks, "labelstudio")
+    data = json.loads(tasks.read_text())
+    data[1]["predictions"][0]["result"][0]["value"]["width"] = -5.0
+    tasks.write_text(json.dumps(data))
+    result = runner.invoke(app, ["convert", str(tasks), "-o", str(tmp_path / "l.json")])
+    assert result.exit_code == 2, result.output
+    assert any(f"{tasks}: task 1: region 'g1': box has no area" in e for e in _one_line_errors(result.output))
+
+
+def test_case6_eval_names_bad_entries_by_id_with_the_message_convert_gives(tmp_path):
+    gt = tmp_path / "gt.json"
+    write_annotations(sample_set(), gt, "coco")
+    data = json.loads(gt.read_text())
+    data["annotations"][1]["bbox"] = [50.0, 50.0, -40.0, -40.0]
+    gt.write_text(json.dumps(data))
+    pred = tmp_path / "pred.json"
+    write_annotations(sample_set(scores=True), pred, "coco")
+    preds = json.loads(pred.read_text())
+    preds["annotations"][0]["bbox"][2] = -3.0
+    pred.write_text(json.dumps(preds))
+
+    converted = runner.invoke(app, ["convert", str(gt), "-o", str(tmp_path / "gt.jsonl")])
+    assert converted.exit_code == 2
+    expected = f"{gt}: annotation id=12: box has no area: w=-40, h=-40"
+    assert any(expected in line for line in _one_line_errors(converted.output)), converted.output
+    evaluated = runner.invoke(app, ["eval", "--gt", str(gt), "--pred", str(pred), "--metrics", "ap,box"])
+    assert evaluated.exit_code == 2, evaluated.output
+    lines = _one_line_errors(evaluated.output)
+    assert any(expected in line for line in lines), lines
+    assert any(f"{pred}: annotation id=11: box has no area: w=-3" in line for line in lines), lines
