@@ -9,17 +9,110 @@ dropping scores; 6. readers that skipped the validation gate; 7. ``synth`` into 
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 from io_samples import sample_set
+from models_tiny import shared_tiny_model
 from typer.testing import CliRunner
 
 from garmentcli.cli.app import app
 from garmentcli.io.formats import write_annotations
 
 runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    pytest.importorskip("torch")
+    return shared_tiny_model()
+
+
+def _photos(folder: Path, count: int, seed: int = 0) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for index in range(1, count + 1):
+        picture = cv2.GaussianBlur(rng.integers(0, 255, (48, 72, 3), dtype=np.uint8), (5, 5), 0)
+        cv2.imwrite(str(folder / f"{index:06d}.jpg"), picture)
+    return folder
+
+
+def _detect(tiny, *args: str):
+    return runner.invoke(app, ["detect", *args, "--model", str(tiny), "--score-thr", "0.3", "--max-dets", "3"])
+
+
+def _error_lines(output: str) -> list[str]:
+    return [line for line in output.splitlines() if line.startswith("error:")]
+
+
+# --------------------------------------------------------------------------- 1. two runs, one output
+
+
+HOLD = """
+import sys, time
+from garmentcli.io.lock import output_lock
+with output_lock(sys.argv[1], "garmentkp detect"):
+    print("held", flush=True)
+    time.sleep(120)
+"""
+
+
+def test_case1_a_second_writer_of_an_output_is_refused_naming_the_holder(tmp_path):
+    gt = tmp_path / "gt.json"
+    write_annotations(sample_set(), gt, "coco")
+    out = tmp_path / "out.jsonl"
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(out)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        for command in (
+            ["convert", str(gt), "-o", str(out)],
+            ["eval", "--gt", str(gt), "--pred", str(gt), "--json", str(out)],
+        ):
+            result = runner.invoke(app, command)
+            assert result.exit_code == 1, result.output
+            errors = _error_lines(result.output)
+            assert len(errors) == 1 and f"pid {holder.pid}" in errors[0] and "garmentkp detect" in errors[0], errors
+            assert not out.exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    # the killed holder left its lock file behind: the next run takes it over
+    lock = out.with_name(f".{out.name}.lock")
+    assert lock.exists() and str(holder.pid) in lock.read_text()
+    result = runner.invoke(app, ["convert", str(gt), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert not lock.exists() and len(out.read_text().splitlines()) == 3
+
+
+def test_case1_two_detect_runs_on_one_output_leave_it_complete(tiny, tmp_path):
+    photos = _photos(tmp_path / "photos", 60)
+    out = tmp_path / "out.json"
+    command = [sys.executable, "-m", "garmentcli", "detect", str(photos), "-o", str(out), "--model", str(tiny),
+               "--batch-size", "1", "--workers", "1"]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
+    runs = [subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=env) for _ in range(2)]
+    finished = [(run.wait(timeout=300), run.stderr.read()) for run in runs]
+    assert sorted(code for code, _ in finished) in ([0, 0], [0, 1]), finished
+    for code, stderr in finished:
+        if code == 1:
+            assert "another garmentkp run is writing it" in stderr and stderr.count("error:") == 1, stderr
+    images = json.loads(out.read_text())["images"]
+    assert len(images) == 60
+    # the same with a JSON Lines output, written in place: a second writer must not add its own lines
+    out = tmp_path / "out.jsonl"
+    command[command.index("-o") + 1] = str(out)
+    runs = [subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=env) for _ in range(2)]
+    finished = [(run.wait(timeout=300), run.stderr.read()) for run in runs]
+    assert sorted(code for code, _ in finished) in ([0, 0], [0, 1]), finished
+    names = [json.loads(line)["file_name"] for line in out.read_text().splitlines()]
+    assert sorted(names) == sorted(f"{i:06d}.jpg" for i in range(1, 61))
+
 
 # ------------------------------------------------------------------- 6. one validation gate for every reader
 

@@ -60,6 +60,7 @@ def board(
             raise InputError(f"--grid {grid!r}: expected whole numbers, e.g. 2x3")
         made = BoardLayout.grid(int(cols), int(rows), marker_cm, gap_cm, dictionary, first_id)
     layout_path = layout or output.with_suffix(".json")
-    written = save_pages(board_pages(made, dpi, separate=table is not None), output, dpi)
-    made.save(layout_path)
+    with common.writing("board", output, layout_path):
+        written = save_pages(board_pages(made, dpi, separate=table is not None), output, dpi)
+        made.save(layout_path)
     common.info(f"board: {', '.join(map(str, written))}; layout: {layout_path}")

@@ -6,8 +6,11 @@ failure (some files failed; results for the rest were written).
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
@@ -19,6 +22,8 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+
+from garmentcli.io.lock import describe, output_lock
 
 EXIT_OK, EXIT_USER_ERROR, EXIT_PARTIAL = 0, 1, 2
 
@@ -80,3 +85,19 @@ class FailureLog:
     @property
     def exit_code(self) -> int:
         return EXIT_PARTIAL if self.failures else EXIT_OK
+
+
+@contextlib.contextmanager
+def writing(command: str, *outputs: str | Path | None) -> Iterator[None]:
+    """Hold the output lock of every output (``None`` and ``-`` skipped) while the body writes them.
+
+    A second run writing one of them stops with a one-line error naming the holder (exit 1); a lock
+    left by a killed run is taken over. See :mod:`garmentcli.io.lock`.
+    """
+    paths = {Path(o).absolute(): Path(o) for o in outputs if o is not None and str(o) != "-"}
+    with contextlib.ExitStack() as stack:
+        for path in paths.values():
+            previous = stack.enter_context(output_lock(path, f"garmentkp {command}"))
+            if previous.get("pid") is not None:
+                info(f"{path}: taking over the lock left by an interrupted run ({describe(previous)})")
+        yield

@@ -14,6 +14,7 @@ from garmentcli.io.formats import (
     IMAGE_WRITERS,
     READERS,
     WRITERS,
+    companion_paths,
     guess_read_format,
     guess_write_format,
     read_annotations,
@@ -81,12 +82,15 @@ def convert(
     if output == "-" and dst_format == "df2":
         raise InputError("df2 output is a folder of files; give a folder with -o, not '-'")
     failures = common.FailureLog()
-    images = read_annotations(images_from) if images_from is not None else None
-    aset = read_annotations(source, src_format, on_error=failures.add, images=images)
-    if not aset.images and failures:
-        raise InputError(f"{source}: no usable entries ({len(failures)} errors)")
-    options = {"image_root": image_root or default_image_folder(Path(source))} if dst_format in IMAGE_WRITERS else {}
-    write_set(aset, output, dst_format, **options)
+    with common.writing("convert", output, *companion_paths(Path(output), dst_format)):
+        images = read_annotations(images_from) if images_from is not None else None
+        aset = read_annotations(source, src_format, on_error=failures.add, images=images)
+        if not aset.images and failures:
+            raise InputError(f"{source}: no usable entries ({len(failures)} errors)")
+        options = (
+            {"image_root": image_root or default_image_folder(Path(source))} if dst_format in IMAGE_WRITERS else {}
+        )
+        write_set(aset, output, dst_format, **options)
     summary = f"{source} ({src_format}) -> {output} ({dst_format}): {len(aset)} images, {aset.num_garments} garments"
     common.info(summary + (f"; {len(failures)} bad entries skipped" if failures else ""))
     raise typer.Exit(failures.exit_code)

@@ -75,7 +75,7 @@ def detect(
     failures = common.FailureLog()
     images = garments = 0
     start = time.perf_counter()
-    with DetectionSink(output, resume) as sink:
+    with common.writing("detect", output, viz), DetectionSink(output, resume) as sink:
         todo = {image_id: s for s, image_id in zip(found, ids, strict=True) if s.name not in sink.done}
         if sink.done:
             common.info(f"resuming: {len(found) - len(todo)} of {len(found)} images already done")

@@ -93,29 +93,30 @@ def draw(
         categories = {category_id_of(c) for c in filter_category} if filter_category else None
     except GarmentError as exc:
         raise InputError(f"--filter-category: {exc}") from None
-    failures = common.FailureLog()
-    aset = read_annotations(annotations, from_format, on_error=failures.add)
-    chosen = list(select_images(aset, categories, min_score, max_images))
-    if not chosen:
-        raise InputError(f"{annotations}: no images to draw" + (" with those categories" if categories else ""))
-    thumbnails: list[np.ndarray] = []
-    drawn = 0
-    with common.make_progress() as progress:
-        task = progress.add_task("drawing", total=len(chosen))
-        for record in chosen:
-            try:
-                picture = draw_garments(read_image(images / record.file_name), record.garments)
-                write_image(picture, _output_path(outdir, record.file_name))
-            except InputError as exc:
-                failures.add(f"{exc} (image id={record.id})")
-            else:
-                drawn += 1
-                if sheet is not None:
-                    scale = SHEET_CELL_WIDTH / picture.shape[1]
-                    thumbnails.append(cv2.resize(picture, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA))
-            progress.advance(task)
-    if sheet is not None and thumbnails:
-        write_image(contact_sheet(thumbnails, cols, SHEET_CELL_WIDTH), sheet)
+    with common.writing("draw", outdir, sheet):
+        failures = common.FailureLog()
+        aset = read_annotations(annotations, from_format, on_error=failures.add)
+        chosen = list(select_images(aset, categories, min_score, max_images))
+        if not chosen:
+            raise InputError(f"{annotations}: no images to draw" + (" with those categories" if categories else ""))
+        thumbnails: list[np.ndarray] = []
+        drawn = 0
+        with common.make_progress() as progress:
+            task = progress.add_task("drawing", total=len(chosen))
+            for record in chosen:
+                try:
+                    picture = draw_garments(read_image(images / record.file_name), record.garments)
+                    write_image(picture, _output_path(outdir, record.file_name))
+                except InputError as exc:
+                    failures.add(f"{exc} (image id={record.id})")
+                else:
+                    drawn += 1
+                    if sheet is not None:
+                        scale = SHEET_CELL_WIDTH / picture.shape[1]
+                        thumbnails.append(cv2.resize(picture, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA))
+                progress.advance(task)
+        if sheet is not None and thumbnails:
+            write_image(contact_sheet(thumbnails, cols, SHEET_CELL_WIDTH), sheet)
     common.info(
         f"drew {drawn} of {len(chosen)} images -> {outdir}" + (f" ({len(failures)} failures)" if failures else "")
     )

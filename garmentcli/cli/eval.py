@@ -126,31 +126,32 @@ def eval_command(
     """
     if pairing not in PAIRINGS:
         raise InputError(f"--pairing {pairing!r}: choose from {', '.join(PAIRINGS)}")
-    gt_set, gt_skipped = load_counted(gt, "ground-truth")
-    pred_set, pred_skipped = load_counted(pred, "prediction")
-    chosen = parse_metrics(metrics, gt_set, pred_set)
-    common.info(
-        f"{len(gt_set)} ground-truth garments on {len(gt_set.image_ids)} images, {len(pred_set)} predictions; "
-        f"computing {','.join(chosen)}"
-    )
-    result = evaluate(
-        gt_set,
-        pred_set,
-        chosen,
-        per_category=per_category,
-        by_attribute=by_attribute,
-        pairing=pairing,
-        pck_threshold=pck_threshold,
-    )
-    result["counts"].update(gt_skipped=gt_skipped, predictions_skipped=pred_skipped)
-    warn_about_inputs(result["counts"], gt, pred)
-    if by_attribute and not gt_set.attributes:
-        common.warn(f"{gt}: the ground truth has no scale/occlusion/zoom_in/viewpoint attributes to break down by")
-    if json_out is not None:
-        with atomic_write(json_out, "wb") as handle:
-            handle.write(dump_json(result))
-    if csv_out is not None:
-        write_csv(result, csv_out)
+    with common.writing("eval", json_out, csv_out):
+        gt_set, gt_skipped = load_counted(gt, "ground-truth")
+        pred_set, pred_skipped = load_counted(pred, "prediction")
+        chosen = parse_metrics(metrics, gt_set, pred_set)
+        common.info(
+            f"{len(gt_set)} ground-truth garments on {len(gt_set.image_ids)} images, {len(pred_set)} predictions; "
+            f"computing {','.join(chosen)}"
+        )
+        result = evaluate(
+            gt_set,
+            pred_set,
+            chosen,
+            per_category=per_category,
+            by_attribute=by_attribute,
+            pairing=pairing,
+            pck_threshold=pck_threshold,
+        )
+        result["counts"].update(gt_skipped=gt_skipped, predictions_skipped=pred_skipped)
+        warn_about_inputs(result["counts"], gt, pred)
+        if by_attribute and not gt_set.attributes:
+            common.warn(f"{gt}: the ground truth has no scale/occlusion/zoom_in/viewpoint attributes to break down by")
+        if json_out is not None:
+            with atomic_write(json_out, "wb") as handle:
+                handle.write(dump_json(result))
+        if csv_out is not None:
+            write_csv(result, csv_out)
     if not common.STATE.quiet:
         print_tables(result, common.console if str(json_out) == "-" else Console(highlight=False))
     raise typer.Exit(common.EXIT_PARTIAL if gt_skipped or pred_skipped else common.EXIT_OK)

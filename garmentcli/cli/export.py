@@ -65,7 +65,8 @@ def export(
         training={**training, **extra.get("training", {})},
         metrics={**metrics, **extra.get("metrics", {})},
     )
-    result = export_onnx(network, model_card, output)
+    with common.writing("export", output, output.with_suffix(".json")):
+        result = export_onnx(network, model_card, output)
     common.info(
         f"wrote {result.path} and {result.path.with_suffix('.json').name}: {result.card.parameters:,} parameters, "
         f"input {config.input_size}px, max |onnxruntime - torch| = {result.max_abs_diff:.2e} "

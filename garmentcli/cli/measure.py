@@ -120,7 +120,7 @@ def measure(
     else:
         raise InputError(f"{input_path}: no such file or folder")
     json_output = as_json or output.suffix.lower() == ".json"
-    with common.make_progress() as progress:
+    with common.writing("measure", output), common.make_progress() as progress:
         task = progress.add_task("measuring", total=total)
         rows = measure_items(
             _counted(items, progress, task), calibrator, chosen, failures.add, common.warn, min_confidence

@@ -80,7 +80,7 @@ def synth(
         1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     )
     failures = common.FailureLog()
-    with common.make_progress() as progress:
+    with common.writing("synth", out), common.make_progress() as progress:
         task = progress.add_task("synth", total=count)
         summary = write_dataset(out, config, count, workers, resume, lambda n: progress.advance(task, n), failures.add)
     resumed = f", {summary.skipped} kept from before" if summary.skipped else ""

@@ -48,6 +48,9 @@ from garmentcli.schema.records import AnnotationSet, Garment, ImageRecord
 SKELETON_SUFFIX = "_landmarks"
 """Skeleton label = category name + this suffix; the plain category name labels the box."""
 
+LABELS_SUFFIX = ".labels.json"
+"""The raw label JSON is written beside the XML, the XML's suffix replaced by this."""
+
 SCORE_RANGE = ["0", "1", "0.001"]
 """CVAT number attribute values: minimum, maximum, step."""
 
@@ -185,7 +188,7 @@ def cvat_tree(aset: AnnotationSet) -> ET.ElementTree:
 def write_cvat(aset: AnnotationSet, path: Path) -> None:
     """Write the CVAT XML at ``path`` and the raw label JSON at ``path`` with suffix ``.labels.json``."""
     path = Path(path)
-    write_json(raw_labels(review_categories(aset)), path.with_suffix(".labels.json"))
+    write_json(raw_labels(review_categories(aset)), path.with_suffix(LABELS_SUFFIX))
     with atomic_write(path, "wb") as handle:
         cvat_tree(aset).write(handle, encoding="utf-8", xml_declaration=True)
 

@@ -58,6 +58,9 @@ WRITERS: dict[str, Writer] = {
 IMAGE_WRITERS = frozenset({"yolo", "yolo-grouped"})
 """Writers that place the images themselves: they take ``image_root`` (the folder file names are relative to)."""
 
+COMPANIONS = {"cvat": cvat.LABELS_SUFFIX, "labelstudio": labelstudio.CONFIG_SUFFIX}
+"""Writers that also write a file beside the output: the suffix that file takes instead of the output's."""
+
 _READ_SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".txt": "fld", ".xml": "cvat", ".zip": "cvat"}
 _WRITE_SUFFIXES = {".json": "coco", ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".xml": "cvat"}
 
@@ -109,6 +112,11 @@ def guess_write_format(path: Path) -> str:
     raise InputError(
         f"{path}: cannot guess the output format from '{suffix}'; name it with --to ({', '.join(WRITERS)})"
     )
+
+
+def companion_paths(path: Path, fmt: str) -> list[Path]:
+    """The files a writer puts beside ``path`` besides ``path`` itself (CVAT's label JSON, Label Studio's config)."""
+    return [Path(path).with_suffix(COMPANIONS[fmt])] if fmt in COMPANIONS and str(path) != "-" else []
 
 
 def read_annotations(

@@ -42,6 +42,9 @@ from garmentcli.schema.records import AnnotationSet, Garment, ImageRecord, value
 IMAGE, GARMENT, LANDMARK, VISIBILITY = "image", "garment", "landmark", "visibility"
 """Names of the object and control tags in the labeling config (results refer to them)."""
 
+CONFIG_SUFFIX = ".config.xml"
+"""The labeling config is written beside the tasks JSON, its suffix replaced by this."""
+
 POINT_SIZE = 0.4
 """Keypoint ``width`` (drawn size), percent of the image width."""
 
@@ -133,7 +136,7 @@ def write_labelstudio(
     """Write the tasks JSON at ``path`` and the labeling config at ``path`` with suffix ``.config.xml``."""
     path = Path(path)
     version = model_version or str(aset.info.get("model") or f"garmentkp {__version__}")
-    with atomic_write(path.with_suffix(".config.xml")) as handle:
+    with atomic_write(path.with_suffix(CONFIG_SUFFIX)) as handle:
         handle.write(labeling_config(review_categories(aset)))
     write_json_list((task(r, image_prefix, version) for r in aset.images), path)
 
