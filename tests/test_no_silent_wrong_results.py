@@ -188,3 +188,42 @@ def test_case6_eval_names_bad_entries_by_id_with_the_message_convert_gives(tmp_p
     lines = _one_line_errors(evaluated.output)
     assert any(expected in line for line in lines), lines
     assert any(f"{pred}: annotation id=11: box has no area: w=-3" in line for line in lines), lines
+
+
+# ------------------------------------------------------------------ 8. a model card overwritten by an output
+
+
+def test_case8_an_output_cannot_replace_a_model_card_nor_export_a_prediction_file(tiny, tmp_path):
+    import shutil
+
+    folder = tmp_path / "tr"
+    folder.mkdir()
+    model = folder / "mine.onnx"
+    shutil.copy(tiny, model)
+    shutil.copy(tiny.with_suffix(".json"), folder / "mine.json")
+    card = (folder / "mine.json").read_bytes()
+    photos = _photos(tmp_path / "photos", 2)
+    gt = tmp_path / "gt.json"
+    write_annotations(sample_set(), gt, "coco")
+    for command in (
+        ["detect", str(photos), "-o", str(folder / "mine.json"), "--model", str(model)],
+        ["convert", str(gt), "-o", str(folder / "mine.json")],
+        ["eval", "--gt", str(gt), "--pred", str(gt), "--json", str(folder / "mine.json")],
+    ):
+        result = runner.invoke(app, command)
+        assert result.exit_code == 1, result.output
+        errors = _error_lines(result.output)
+        assert len(errors) == 1 and "is the model card of" in errors[0] and "mine.onnx" in errors[0], errors
+    assert (folder / "mine.json").read_bytes() == card
+    assert (
+        runner.invoke(app, ["detect", str(photos), "-o", str(folder / "pred.json"), "--model", str(model)]).exit_code
+        == 0
+    )
+    # the other way round: exporting next to a prediction file of the same name must not replace it
+    prediction = (folder / "pred.json").read_bytes()
+    result = runner.invoke(
+        app, ["export", "--random", "--input-size", "64", "--width", "8", "-o", str(folder / "pred.onnx")]
+    )
+    assert result.exit_code == 1, result.output
+    assert "is not a model card" in _error_lines(result.output)[0]
+    assert (folder / "pred.json").read_bytes() == prediction and not (folder / "pred.onnx").exists()

@@ -23,6 +23,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from garmentcli.errors import InputError
 from garmentcli.io.lock import describe, output_lock
 
 EXIT_OK, EXIT_USER_ERROR, EXIT_PARTIAL = 0, 1, 2
@@ -88,13 +89,23 @@ class FailureLog:
 
 
 @contextlib.contextmanager
-def writing(command: str, *outputs: str | Path | None) -> Iterator[None]:
+def writing(command: str, *outputs: str | Path | None, model_cards: bool = False) -> Iterator[None]:
     """Hold the output lock of every output (``None`` and ``-`` skipped) while the body writes them.
 
     A second run writing one of them stops with a one-line error naming the holder (exit 1); a lock
-    left by a killed run is taken over. See :mod:`garmentcli.io.lock`.
+    left by a killed run is taken over. See :mod:`garmentcli.io.lock`. An output that is the card
+    of a model beside it (``mine.json`` next to ``mine.onnx``) is refused, unless ``model_cards``
+    (``export``, which writes cards).
     """
+    from garmentcli.models.registry import model_of_card
+
     paths = {Path(o).absolute(): Path(o) for o in outputs if o is not None and str(o) != "-"}
+    for path in paths.values():
+        model = None if model_cards else model_of_card(path)
+        if model is not None:
+            raise InputError(
+                f"{path}: is the model card of {model}; writing there would break that model, choose another name"
+            )
     with contextlib.ExitStack() as stack:
         for path in paths.values():
             previous = stack.enter_context(output_lock(path, f"garmentkp {command}"))

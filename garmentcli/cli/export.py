@@ -46,6 +46,7 @@ def export(
     from garmentcli.models.config import ModelConfig
     from garmentcli.models.export import EXPORT_TOLERANCE, export_onnx, network_from_checkpoint
     from garmentcli.models.network import build_network
+    from garmentcli.models.registry import card_path, is_model_card
 
     if (checkpoint is None) == (not random):
         raise InputError("give either --checkpoint FILE or --random")
@@ -65,7 +66,13 @@ def export(
         training={**training, **extra.get("training", {})},
         metrics={**metrics, **extra.get("metrics", {})},
     )
-    with common.writing("export", output, output.with_suffix(".json")):
+    card_file = card_path(output)
+    if card_file.exists() and not is_model_card(card_file):
+        raise InputError(
+            f"{card_file}: exists and is not a model card; exporting {output.name} would replace it with one, "
+            "choose another name"
+        )
+    with common.writing("export", output, card_file, model_cards=True):
         result = export_onnx(network, model_card, output)
     common.info(
         f"wrote {result.path} and {result.path.with_suffix('.json').name}: {result.card.parameters:,} parameters, "

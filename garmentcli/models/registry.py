@@ -42,6 +42,30 @@ class ModelFiles:
     """``bundled``, ``cached`` or ``path``."""
 
 
+def card_path(model: Path) -> Path:
+    """The card beside a model file: ``name.onnx`` -> ``name.json``."""
+    return Path(model).with_suffix(".json")
+
+
+def model_of_card(path: Path) -> Path | None:
+    """The ONNX model whose card ``path`` would be (it exists beside it), else None.
+
+    Outputs are refused at such a path: writing there would replace the card and break the model.
+    """
+    path = Path(path)
+    model = path.with_suffix(".onnx")
+    return model if path.suffix.lower() == ".json" and card_path(model) == path and model.is_file() else None
+
+
+def is_model_card(path: Path) -> bool:
+    """Whether ``path`` holds a readable model card."""
+    try:
+        ModelCard.read(path)
+    except GarmentError:
+        return False
+    return True
+
+
 def _card_from_onnx(path: Path) -> ModelCard:
     import onnxruntime as ort
 
@@ -51,7 +75,7 @@ def _card_from_onnx(path: Path) -> ModelCard:
         raise InputError(f"{path}: not a readable ONNX model ({type(exc).__name__})") from exc
     text = session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
     if text is None:
-        raise InputError(f"{path}: no model card beside it ({path.with_suffix('.json').name}) nor inside it")
+        raise InputError(f"{path}: no model card beside it ({card_path(path).name}) nor inside it")
     return ModelCard.from_dict(orjson.loads(text), str(path))
 
 
@@ -70,8 +94,8 @@ def load_model_files(path: Path, origin: str = "path") -> ModelFiles:
         return ModelFiles(path.stem, _card_from_checkpoint(path), checkpoint=path, origin=origin)
     if path.suffix != ".onnx":
         raise InputError(f"{path}: a model is an .onnx file (with its .json card) or a .pt checkpoint")
-    card_path = path.with_suffix(".json")
-    card = ModelCard.read(card_path) if card_path.is_file() else _card_from_onnx(path)
+    beside = card_path(path)
+    card = ModelCard.read(beside) if beside.is_file() else _card_from_onnx(path)
     return ModelFiles(path.stem, card, onnx=path, origin=origin)
 
 
