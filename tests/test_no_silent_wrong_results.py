@@ -227,3 +227,37 @@ def test_case8_an_output_cannot_replace_a_model_card_nor_export_a_prediction_fil
     assert result.exit_code == 1, result.output
     assert "is not a model card" in _error_lines(result.output)[0]
     assert (folder / "pred.json").read_bytes() == prediction and not (folder / "pred.onnx").exists()
+
+
+# ---------------------------------------------------------------- 2. the same file name in two folders
+
+
+def test_case2_the_same_file_name_in_two_folders_stays_two_images(tiny, tmp_path):
+    first = _photos(tmp_path / "a" / "image", 1, seed=1) / "000001.jpg"
+    second = _photos(tmp_path / "b" / "image", 1, seed=2) / "000001.jpg"
+    out = tmp_path / "pred.jsonl"
+    result = _detect(tiny, str(first), str(second), "-o", str(out), "--score-thr", "0.0")
+    assert result.exit_code == 0, result.output
+    lines = out.read_text().splitlines()
+    records = [json.loads(line) for line in lines]
+    assert [r["file_name"] for r in records] == ["a/image/000001.jpg", "b/image/000001.jpg"]
+    assert len({r["id"] for r in records}) == 2
+    # --resume keys by that path: with the second image lost, it is the one detected again
+    out.write_text(lines[0] + "\n")
+    resumed = _detect(tiny, str(first), str(second), "-o", str(out), "--score-thr", "0.0", "--resume")
+    assert resumed.exit_code == 0, resumed.output
+    assert "resuming: 1 of 2 images already done" in resumed.output
+    assert [json.loads(line)["file_name"] for line in out.read_text().splitlines()] == [
+        "a/image/000001.jpg",
+        "b/image/000001.jpg",
+    ]
+    # draw keys by it too: each image gets its own picture, with its own garments
+    drawn = runner.invoke(app, ["draw", str(out), "--images", str(tmp_path), "-o", str(tmp_path / "drawn")])
+    assert drawn.exit_code == 0, drawn.output
+    pictures = sorted(p.relative_to(tmp_path / "drawn").as_posix() for p in (tmp_path / "drawn").rglob("*.jpg"))
+    assert pictures == ["a/image/000001.jpg", "b/image/000001.jpg"]
+    a, b = (cv2.imread(str(tmp_path / "drawn" / p)) for p in pictures)
+    assert (
+        np.abs(a.astype(int) - cv2.imread(str(first)).astype(int)).mean()
+        < np.abs(b.astype(int) - cv2.imread(str(first)).astype(int)).mean()
+    )

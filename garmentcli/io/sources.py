@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import os
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -14,47 +15,51 @@ from garmentcli.io.images import IMAGE_SUFFIXES
 
 @dataclass(frozen=True)
 class ImageSource:
-    """An image file and the name it carries in outputs (its path relative to the input root)."""
+    """An image file and the name it carries in outputs (its path relative to the common root of the inputs)."""
 
     path: Path
     name: str
+    root: Path | None = None
+    """The folder ``name`` is relative to (None when the source was made by hand)."""
 
 
 def _is_image(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_SUFFIXES
 
 
-def _from_folder(folder: Path) -> list[ImageSource]:
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and _is_image(p))
-    return [ImageSource(p, p.relative_to(folder).as_posix()) for p in files]
+def _absolute(path: Path) -> Path:
+    return Path(os.path.normpath(os.path.abspath(path)))
+
+
+def _found(spec: str, stdin_lines: Iterable[str] | None) -> list[tuple[Path, Path]]:
+    """``(image, anchor)`` pairs of one input: a folder's images anchored at the folder, a file at its own folder."""
+    if spec == "-":
+        lines = stdin_lines if stdin_lines is not None else sys.stdin
+        paths = [Path(line.strip()) for line in lines if line.strip()]
+        return [(p, p.parent) for p in paths]
+    path = Path(spec)
+    if path.is_dir():
+        return [(p, path) for p in sorted(p for p in path.rglob("*") if p.is_file() and _is_image(p))]
+    if path.is_file():
+        return [(path, path.parent)]
+    if glob.has_magic(spec):
+        return [(Path(p), Path(p).parent) for p in sorted(glob.glob(spec, recursive=True)) if _is_image(Path(p))]
+    raise InputError(f"{spec}: no such file or folder")
 
 
 def expand_sources(specs: Iterable[str], stdin_lines: Iterable[str] | None = None) -> list[ImageSource]:
     """Expand folders (recursively), files, glob patterns and ``-`` (paths on stdin) into images.
 
-    Raises :class:`InputError` for a path that does not exist, or when nothing is found.
-    Duplicates are dropped, first occurrence kept.
+    Each image is named by its path relative to the common root of the inputs (the folder for one
+    folder, the deepest folder holding every input otherwise), so two files of the same name in two
+    folders keep two names: ``detect a/image/1.jpg b/image/1.jpg`` names them ``a/image/1.jpg`` and
+    ``b/image/1.jpg``. Raises :class:`InputError` for a path that does not exist, or when nothing is
+    found. Duplicates are dropped, first occurrence kept.
     """
-    found: list[ImageSource] = []
-    for spec in specs:
-        if spec == "-":
-            lines = stdin_lines if stdin_lines is not None else sys.stdin
-            found += [ImageSource(Path(line.strip()), Path(line.strip()).name) for line in lines if line.strip()]
-            continue
-        path = Path(spec)
-        if path.is_dir():
-            found += _from_folder(path)
-        elif path.is_file():
-            found.append(ImageSource(path, path.name))
-        elif glob.has_magic(spec):
-            found += [
-                ImageSource(Path(p), Path(p).name)
-                for p in sorted(glob.glob(spec, recursive=True))
-                if _is_image(Path(p))
-            ]
-        else:
-            raise InputError(f"{spec}: no such file or folder")
-    unique = list({source.path.resolve(): source for source in reversed(found)}.values())[::-1]
+    specs = list(specs)
+    found = [pair for spec in specs for pair in _found(spec, stdin_lines)]
+    unique = list({image.resolve(): (image, anchor) for image, anchor in reversed(found)}.values())[::-1]
     if not unique:
         raise InputError(f"no images found in {', '.join(specs)}")
-    return unique
+    root = Path(os.path.commonpath([_absolute(anchor) for _, anchor in unique]))
+    return [ImageSource(image, _absolute(image).relative_to(root).as_posix(), root) for image, _ in unique]
