@@ -44,7 +44,8 @@ def _photos(folder: Path, count: int, seed: int = 0) -> Path:
 
 
 def _detect(tiny, *args: str):
-    return runner.invoke(app, ["detect", *args, "--model", str(tiny), "--score-thr", "0.3", "--max-dets", "3"])
+    """``detect`` with the tiny model; options in ``args`` override the defaults given first."""
+    return runner.invoke(app, ["detect", "--model", str(tiny), "--score-thr", "0.3", "--max-dets", "3", *args])
 
 
 def _error_lines(output: str) -> list[str]:
@@ -261,3 +262,36 @@ def test_case2_the_same_file_name_in_two_folders_stays_two_images(tiny, tmp_path
         np.abs(a.astype(int) - cv2.imread(str(first)).astype(int)).mean()
         < np.abs(b.astype(int) - cv2.imread(str(first)).astype(int)).mean()
     )
+
+
+# ------------------------------------------------------------------------- 4. --resume with other options
+
+
+@pytest.mark.parametrize("suffix", [".json", ".jsonl"])
+def test_case4_resume_with_other_settings_is_refused_naming_them(tiny, tmp_path, suffix):
+    photos = _photos(tmp_path / "photos", 4)
+    out = tmp_path / f"pred{suffix}"
+    first = _detect(tiny, str(photos), "-o", str(out), "--score-thr", "0.2")
+    assert first.exit_code == 0, first.output
+    recorded = (json.loads(out.read_text()) if suffix == ".json" else json.loads(out.read_text().splitlines()[0]))[
+        "garmentkp_run"
+    ]
+    assert recorded["settings"]["score_thr"] == 0.2 and recorded["settings"]["flip"] is False
+    assert recorded["settings"]["model"] == "tiny" and len(recorded["settings"]["model_sha256"]) == 64
+    assert recorded["image_root"] == str(photos)
+    if suffix == ".jsonl":  # an interrupted run: the last two images missing
+        out.write_text("\n".join(out.read_text().splitlines()[:2]) + "\n")
+    before = out.read_bytes()
+    mixed = _detect(tiny, str(photos), "-o", str(out), "--score-thr", "0.5", "--flip", "--resume")
+    assert mixed.exit_code == 1, mixed.output
+    errors = _error_lines(mixed.output)
+    assert len(errors) == 1 and "score_thr" in errors[0] and "flip" in errors[0], errors
+    assert "max_dets" not in errors[0] and "refine" not in errors[0]
+    assert out.read_bytes() == before
+    same = _detect(tiny, str(photos), "-o", str(out), "--score-thr", "0.2", "--resume")
+    assert same.exit_code == 0, same.output
+    assert "resuming: 2 of 4" in same.output if suffix == ".jsonl" else "resuming: 4 of 4" in same.output
+    # draw finds the images where the output says they are
+    drawn = runner.invoke(app, ["draw", str(out), "-o", str(tmp_path / "drawn")])
+    assert drawn.exit_code == 0, drawn.output
+    assert len(list((tmp_path / "drawn").glob("*.jpg"))) == 4

@@ -14,7 +14,7 @@ from garmentcli.io.images import read_image, write_image
 from garmentcli.io.sources import ImageSource, expand_sources
 from garmentcli.models.codec import DecodeOptions
 from garmentcli.models.registry import DEFAULT_MODEL
-from garmentcli.runtime.output import DetectionSink
+from garmentcli.runtime.output import DetectionSink, detection_settings, run_record
 from garmentcli.runtime.predictor import Predictor
 from garmentcli.schema.records import ImageRecord
 
@@ -75,10 +75,13 @@ def detect(
     failures = common.FailureLog()
     images = garments = 0
     start = time.perf_counter()
-    with common.writing("detect", output, viz), DetectionSink(output, resume) as sink:
+    run = run_record(detection_settings(predictor), found[0].root)
+    with common.writing("detect", output, viz), DetectionSink(output, resume, run) as sink:
         todo = {image_id: s for s, image_id in zip(found, ids, strict=True) if s.name not in sink.done}
         if sink.done:
             common.info(f"resuming: {len(found) - len(todo)} of {len(found)} images already done")
+            if sink.recorded is None:
+                common.warn(f"{output} records no settings (CSV, or an older garmentkp): they cannot be checked")
         with common.make_progress() as progress:
             task = progress.add_task("detect", total=len(todo))
             records = predictor.predict_sources(

@@ -16,7 +16,7 @@ from garmentcli.io.df2 import default_image_folder
 from garmentcli.io.formats import READERS, read_annotations
 from garmentcli.io.garments import category_id_of
 from garmentcli.io.images import read_image, write_image
-from garmentcli.schema.records import AnnotationSet, ImageRecord
+from garmentcli.schema.records import RUN_KEY, AnnotationSet, ImageRecord
 from garmentcli.viz.draw import contact_sheet, draw_garments
 
 SHEET_CELL_WIDTH = 320
@@ -51,6 +51,14 @@ def _output_path(outdir: Path, file_name: str) -> Path:
     return outdir / relative.with_suffix(".jpg")
 
 
+def _image_root(aset: AnnotationSet, annotations: Path) -> Path:
+    """The folder the entries' names are relative to: as the run that wrote them recorded, else the default."""
+    recorded = (aset.info.get(RUN_KEY) or {}).get("image_root")
+    if recorded and Path(recorded).is_dir():
+        return Path(recorded)
+    return default_image_folder(annotations)
+
+
 def draw(
     annotations: Annotated[
         str,
@@ -63,8 +71,8 @@ def draw(
         Path | None,
         typer.Option(
             "--images",
-            help="Folder the entries' file names are relative to "
-            "(default: image/ of a DeepFashion2 split, else the annotation file's folder).",
+            help="Folder the entries' file names are relative to (default: the image root a detect output "
+            "records, else image/ of a DeepFashion2 split, else the annotation file's folder).",
         ),
     ] = None,
     from_format: Annotated[
@@ -86,9 +94,7 @@ def draw(
     Examples: garmentkp draw validation/ --images validation/image -o drawn/ --max 20;
     garmentkp draw pred.jsonl --images photos/ -o drawn/ --min-score 0.3 --filter-category trousers --sheet sheet.jpg
     """
-    images = images or default_image_folder(Path(annotations))
-    if not images.is_dir():
-        raise InputError(f"{images}: no such folder")
+    given = images
     try:
         categories = {category_id_of(c) for c in filter_category} if filter_category else None
     except GarmentError as exc:
@@ -96,6 +102,9 @@ def draw(
     with common.writing("draw", outdir, sheet):
         failures = common.FailureLog()
         aset = read_annotations(annotations, from_format, on_error=failures.add)
+        images = given or _image_root(aset, Path(annotations))
+        if not images.is_dir():
+            raise InputError(f"{images}: no such folder")
         chosen = list(select_images(aset, categories, min_score, max_images))
         if not chosen:
             raise InputError(f"{annotations}: no images to draw" + (" with those categories" if categories else ""))

@@ -6,11 +6,14 @@ garment is ``{"category_id", "category_name", "bbox": [x, y, w, h], "landmarks":
 its own category (8 FLD slots for FLD garments). :class:`JsonlAppender` appends and flushes one
 line per image, so an interrupted run keeps every finished image; a line cut short by the
 interruption is removed when the file is opened again, and :func:`read_done_names` tells a
-resumed run which images to skip.
+resumed run which images to skip. The first line may also carry ``"garmentkp_run"``: what the
+run that wrote the file recorded about itself (:data:`~garmentcli.schema.records.RUN_KEY`), read
+into :attr:`AnnotationSet.info` and written back from there.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from pathlib import Path
@@ -23,7 +26,7 @@ from garmentcli.errors import FormatError, InputError, SchemaError
 from garmentcli.io.atomic import atomic_write
 from garmentcli.io.garments import category_id_of, category_name, landmarks_from_flat, validate_garment
 from garmentcli.io.jsonio import OnError, dump_json, parse_json, raise_on_error, read_bytes
-from garmentcli.schema.records import ATTRIBUTE_KEYS, AnnotationSet, Garment, ImageRecord
+from garmentcli.schema.records import ATTRIBUTE_KEYS, RUN_KEY, AnnotationSet, Garment, ImageRecord
 
 _IMAGE_KEYS = frozenset({"id", "file_name", "width", "height", "garments"})
 _GARMENT_KEYS = frozenset({"id", "category_id", "category_name", "bbox", "landmarks", "score", "segmentation"})
@@ -125,6 +128,7 @@ def read_jsonl(path: Path, on_error: OnError = raise_on_error) -> AnnotationSet:
     """Read a JSON Lines file (``-`` reads standard input); bad lines are reported and skipped."""
     data = sys.stdin.buffer.read() if str(path) == "-" else read_bytes(Path(path))
     records: list[ImageRecord] = []
+    info: dict[str, Any] = {}
     seen: set[int] = set()
     for number, line in enumerate(data.splitlines(), start=1):
         if not line.strip():
@@ -135,19 +139,31 @@ def read_jsonl(path: Path, on_error: OnError = raise_on_error) -> AnnotationSet:
         except FormatError as exc:
             on_error(str(exc) if str(exc).startswith(where) else f"{where}: {exc}")
             continue
+        run = record.extra.pop(RUN_KEY, None)
+        if run is not None:
+            info.setdefault(RUN_KEY, run)
         if record.id in seen:
             on_error(f"{where}: duplicate image id {record.id}, skipped")
             continue
         seen.add(record.id)
         records.append(record)
-    return AnnotationSet(records)
+    return AnnotationSet(records, info)
+
+
+def with_run(record: ImageRecord, run: dict[str, Any] | None) -> ImageRecord:
+    """The record carrying ``run`` (:data:`RUN_KEY`), as the first line of a JSON Lines file does."""
+    if run is None:
+        return record
+    return dataclasses.replace(record, extra={RUN_KEY: run, **record.extra})
 
 
 def write_jsonl(aset: AnnotationSet, path: Path) -> None:
-    """Write one line per image, atomically (``-`` writes to standard output)."""
+    """Write one line per image, atomically (``-`` writes to standard output); the first line carries
+    the set's :data:`RUN_KEY` when it has one."""
     with atomic_write(path, "wb") as handle:
-        for record in aset.images:
-            handle.write(dump_json(image_to_json(record)) + b"\n")
+        for index, record in enumerate(aset.images):
+            line = with_run(record, aset.info.get(RUN_KEY)) if index == 0 else record
+            handle.write(dump_json(image_to_json(line)) + b"\n")
 
 
 def _last_line_start(handle: IO[bytes], size: int) -> int:
@@ -219,6 +235,20 @@ class JsonlAppender:
         self, kind: type[BaseException] | None, value: BaseException | None, traceback: TracebackType | None
     ) -> None:
         self.close()
+
+
+def read_run(path: str | Path) -> dict[str, Any] | None:
+    """What the run that wrote a JSON Lines file recorded (:data:`RUN_KEY` of its first line), or None."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    with path.open("rb") as handle:
+        first = handle.readline()
+    try:
+        entry = orjson.loads(first)
+    except orjson.JSONDecodeError:
+        return None
+    return entry.get(RUN_KEY) if isinstance(entry, dict) else None
 
 
 def read_done_names(path: str | Path) -> set[str]:

@@ -7,6 +7,7 @@ checkpoint (``.pt``) is accepted too, for the torch backend.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -97,6 +98,18 @@ def load_model_files(path: Path, origin: str = "path") -> ModelFiles:
     beside = card_path(path)
     card = ModelCard.read(beside) if beside.is_file() else _card_from_onnx(path)
     return ModelFiles(path.stem, card, onnx=path, origin=origin)
+
+
+def model_sha256(files: ModelFiles) -> str:
+    """SHA-256 of the model's file (the ONNX graph, else the checkpoint): outputs record it with the name."""
+    path = files.onnx or files.checkpoint
+    if path is None:
+        return ""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def resolve_model(spec: str | Path = DEFAULT_MODEL) -> ModelFiles:

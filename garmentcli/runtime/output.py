@@ -5,17 +5,25 @@ output (``.json`` COCO, ``.csv`` …) streams into a hidden sidecar ``.NAME.part
 it; :meth:`DetectionSink.finish` writes the final file atomically from the sidecar and removes it.
 With ``resume`` the images already in the sidecar (or in a finished output) are reported by
 :attr:`DetectionSink.done` so the caller skips them.
+
+The output records the run (``run``, kept under :data:`~garmentcli.schema.records.RUN_KEY`: on the
+first JSON Lines line, at the top level of a COCO file; CSV has no place for it). Its
+``settings`` are the options that shape the results; a resumed run whose settings differ from
+the recorded ones is refused with one line naming them, so one output never mixes two settings.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
+from garmentcli import __version__
 from garmentcli.errors import InputError
 from garmentcli.io.formats import guess_write_format, read_annotations, write_annotations
-from garmentcli.io.jsonl import JsonlAppender, read_done_names, read_jsonl
-from garmentcli.schema.records import ImageRecord
+from garmentcli.io.jsonl import JsonlAppender, read_done_names, read_jsonl, read_run, with_run
+from garmentcli.schema.records import RUN_KEY, ImageRecord
 
 
 def sidecar_path(output: Path) -> Path:
@@ -23,10 +31,46 @@ def sidecar_path(output: Path) -> Path:
     return output.with_name(f".{output.name}.partial.jsonl")
 
 
-class DetectionSink:
-    """Streams :class:`ImageRecord` s towards ``output``; use as a context manager, then :meth:`finish`."""
+def detection_settings(predictor: Any) -> dict[str, Any]:
+    """The settings of a :class:`~garmentcli.runtime.predictor.Predictor` that shape its results:
+    the model and its file's SHA-256, every decoding option, flip and refine (not the backend, device,
+    batch size or threads)."""
+    from garmentcli.models.registry import model_sha256
 
-    def __init__(self, output: str | Path, resume: bool = False) -> None:
+    return {
+        "model": predictor.model.name,
+        "model_sha256": model_sha256(predictor.model),
+        **dataclasses.asdict(predictor.options),
+        "flip": predictor.flip,
+        "refine": predictor.refine,
+    }
+
+
+def run_record(settings: dict[str, Any], image_root: Path | None = None) -> dict[str, Any]:
+    """What an output records about the run that wrote it."""
+    run: dict[str, Any] = {"garmentkp": __version__, "settings": settings}
+    if image_root is not None:
+        run["image_root"] = str(image_root)
+    return run
+
+
+def settings_difference(recorded: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
+    """``name recorded -> wanted`` for each setting both know and that differs."""
+    return [
+        f"{key} {recorded[key]!r} -> {wanted[key]!r}"
+        for key in wanted
+        if key in recorded and recorded[key] != wanted[key]
+    ]
+
+
+class DetectionSink:
+    """Streams :class:`ImageRecord` s towards ``output``; use as a context manager, then :meth:`finish`.
+
+    ``run`` (:func:`run_record`) is recorded in the output; with ``resume`` its settings must be
+    those the output was made with (:class:`InputError` naming the differences otherwise).
+    """
+
+    def __init__(self, output: str | Path, resume: bool = False, run: dict[str, Any] | None = None) -> None:
         self.output = Path(output)
         self.to_stdout = str(output) == "-"
         if self.to_stdout and resume:
@@ -35,24 +79,45 @@ class DetectionSink:
         self.direct = self.to_stdout or self.format == "jsonl"
         self.stream = self.output if self.direct else sidecar_path(self.output)
         self.done: set[str] = set()
+        self.recorded: dict[str, Any] | None = None
+        """What the output being resumed recorded about its run (None: nothing, e.g. a CSV output)."""
         if resume:
-            self.done = self._resume_state()
+            self.done = self._resume_state(run)
         elif not self.to_stdout:
             self.stream.unlink(missing_ok=True)
+        self._run = run if not self.done else None  # the first line written records the run
         self._appender = JsonlAppender("-" if self.to_stdout else self.stream)
         self._open = True
 
-    def _resume_state(self) -> set[str]:
+    def _resume_state(self, run: dict[str, Any] | None) -> set[str]:
         """Names already done; a finished non-JSONL output is moved back into the sidecar to continue."""
         if not self.direct and not self.stream.exists() and self.output.exists():
             finished = read_annotations(self.output, self.format)
+            self.recorded = finished.info.get(RUN_KEY)
+            self._check(run)
             with JsonlAppender(self.stream) as seed:
-                for record in finished:
-                    seed.append(record)
+                for index, record in enumerate(finished):
+                    seed.append(with_run(record, self.recorded) if index == 0 else record)
+        else:
+            self.recorded = read_run(self.stream)
+            self._check(run)
         return read_done_names(self.stream)
 
+    def _check(self, run: dict[str, Any] | None) -> None:
+        recorded = (self.recorded or {}).get("settings")
+        wanted = (run or {}).get("settings")
+        if not recorded or not wanted:
+            return
+        differences = settings_difference(recorded, wanted)
+        if differences:
+            raise InputError(
+                f"{self.output}: --resume with other settings than the output was made with "
+                f"({'; '.join(differences)}): resume with the same options, or write to a new output"
+            )
+
     def append(self, record: ImageRecord) -> None:
-        self._appender.append(record)
+        self._appender.append(with_run(record, self._run))
+        self._run = None
 
     def finish(self) -> None:
         """Close the stream; for non-JSONL outputs write the final file atomically and drop the sidecar."""

@@ -18,6 +18,11 @@ import numpy as np
 from garmentcli.errors import FormatError
 from garmentcli.schema.layout import DF2, NUM_LANDMARKS, Category
 
+RUN_KEY = "garmentkp_run"
+"""Key of what a run recorded about itself (:attr:`AnnotationSet.info`): the settings that shaped its
+results, the folder its image names are relative to, the tool version. COCO files keep it at the top
+level, JSON Lines files on their first line."""
+
 ATTRIBUTE_KEYS = ("scale", "occlusion", "zoom_in", "viewpoint", "style")
 """DeepFashion2 per-garment attributes kept on :attr:`Garment.attributes` when present."""
 
