@@ -8,6 +8,7 @@ dropping scores; 6. readers that skipped the validation gate; 7. ``synth`` into 
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import re
@@ -295,3 +296,57 @@ def test_case4_resume_with_other_settings_is_refused_naming_them(tiny, tmp_path,
     drawn = runner.invoke(app, ["draw", str(out), "-o", str(tmp_path / "drawn")])
     assert drawn.exit_code == 0, drawn.output
     assert len(list((tmp_path / "drawn").glob("*.jpg"))) == 4
+
+
+# ------------------------------------------------------------------------- 3. eval pairing by image id only
+
+SAMPLES = Path(__file__).parents[1] / "sample_images"
+
+
+def _predictions_of_every_sample(tmp_path: Path) -> Path:
+    """What `detect sample_images/` names its images, with every ground-truth garment as a sure prediction."""
+    from garmentcli.io.df2 import image_ids_from_names
+    from garmentcli.io.formats import read_annotations
+    from garmentcli.io.sources import expand_sources
+    from garmentcli.schema.records import AnnotationSet, ImageRecord
+
+    sources = expand_sources([str(SAMPLES)])
+    truth = {
+        folder: {r.file_name: r for r in read_annotations(SAMPLES / folder / "coco.json")}
+        for folder in ("flatlay", "marker")
+    }
+    records = []
+    for source, image_id in zip(sources, image_ids_from_names([s.name for s in sources]), strict=True):
+        folder, _, name = source.name.split("/")
+        gt = truth[folder][name]
+        garments = [copy.deepcopy(g) for g in gt.garments]
+        for garment in garments:
+            garment.score, garment.id = 0.9, None
+        records.append(ImageRecord(image_id, source.name, gt.width, gt.height, garments))
+    pred = tmp_path / "pred.json"
+    write_annotations(AnnotationSet(records), pred, "coco")
+    return pred
+
+
+def test_case3_eval_pairs_by_file_name_and_stops_when_ids_disagree(tmp_path):
+    pred = _predictions_of_every_sample(tmp_path)
+    gt = SAMPLES / "marker" / "coco.json"
+    args = ["eval", "--gt", str(gt), "--pred", str(pred), "--metrics", "ap", "--json"]
+    stopped = runner.invoke(app, [*args, str(tmp_path / "auto.json")])
+    assert stopped.exit_code == 1, stopped.output
+    errors = _error_lines(stopped.output)
+    assert len(errors) == 1 and "--pair-by" in errors[0] and "file name" in errors[0], errors
+    assert "'flatlay/image/000001.jpg'" in errors[0]
+    assert not (tmp_path / "auto.json").exists()
+
+    by_name = runner.invoke(app, [*args, str(tmp_path / "name.json"), "--pair-by", "name"])
+    assert by_name.exit_code == 0, by_name.output
+    assert json.loads((tmp_path / "name.json").read_text())["keypoints"]["AP"] == pytest.approx(1.0)
+    assert "16 of 24 prediction images" in by_name.output  # the flat-lay ones, left out
+    by_id = runner.invoke(app, [*args, str(tmp_path / "id.json"), "--pair-by", "id"])
+    assert by_id.exit_code == 0, by_id.output
+    assert json.loads((tmp_path / "id.json").read_text())["keypoints"]["AP"] < 0.2
+
+    # names and ids that agree: nothing to say, as before
+    own = runner.invoke(app, ["eval", "--gt", str(gt), "--pred", str(gt), "--metrics", "ap"])
+    assert own.exit_code == 0 and not _error_lines(own.output), own.output

@@ -16,7 +16,7 @@ from garmentcli.io.atomic import atomic_write
 from garmentcli.io.columnar import Instances, load_instances
 from garmentcli.io.jsonio import dump_json
 from garmentcli.metrics import METRICS, evaluate
-from garmentcli.metrics.pairing import PAIRINGS
+from garmentcli.metrics.pairing import IMAGE_PAIRINGS, PAIRINGS, ImagePairing, pair_images
 from garmentcli.metrics.report import CSV_HEADER, csv_rows, format_value, section_tables
 from garmentcli.schema.layout import NUM_LANDMARKS
 
@@ -53,8 +53,13 @@ def load_counted(path: Path, what: str) -> tuple[Instances, int]:
     return instances, len(skipped)
 
 
-def warn_about_inputs(counts: dict[str, int], gt_path: Path, pred_path: Path) -> None:
-    if counts["predictions_unknown_image"]:
+def warn_about_inputs(counts: dict[str, int], gt_path: Path, pred_path: Path, images: ImagePairing) -> None:
+    if images.rule == "name" and images.unmatched:
+        common.warn(
+            f"{pred_path}: {images.unmatched} of {images.images} prediction images have no ground-truth image of "
+            f"their file name in {gt_path}; they are left out"
+        )
+    elif counts["predictions_unknown_image"]:
         common.warn(
             f"{pred_path}: {counts['predictions_unknown_image']} of {counts['predictions']} predictions are on "
             f"image ids absent from {gt_path}; they are left out"
@@ -118,6 +123,14 @@ def eval_command(
     pck_threshold: Annotated[
         float, typer.Option("--pck-threshold", help="PCK threshold, a fraction of the box's longer side.")
     ] = 0.2,
+    pair_by: Annotated[
+        str,
+        typer.Option(
+            "--pair-by",
+            help="Which ground-truth image a prediction image is: by file name ('name'), by image id ('id'), or "
+            "'auto': by file name where both files carry names, stopping when names and ids disagree.",
+        ),
+    ] = "auto",
 ) -> None:
     """Score predictions against ground truth: keypoint AP/AR exactly as the official DeepFashion2 evaluator,
     COCO box AP/AR, and PCK, AUC, EPE, NE (FLD and CSPN).
@@ -126,9 +139,15 @@ def eval_command(
     """
     if pairing not in PAIRINGS:
         raise InputError(f"--pairing {pairing!r}: choose from {', '.join(PAIRINGS)}")
+    if pair_by not in IMAGE_PAIRINGS:
+        raise InputError(f"--pair-by {pair_by!r}: choose from {', '.join(IMAGE_PAIRINGS)}")
     with common.writing("eval", json_out, csv_out):
         gt_set, gt_skipped = load_counted(gt, "ground-truth")
         pred_set, pred_skipped = load_counted(pred, "prediction")
+        try:
+            pred_set, images = pair_images(gt_set, pred_set, pair_by)
+        except InputError as exc:
+            raise InputError(f"{pred} against {gt}: {exc}") from None
         chosen = parse_metrics(metrics, gt_set, pred_set)
         common.info(
             f"{len(gt_set)} ground-truth garments on {len(gt_set.image_ids)} images, {len(pred_set)} predictions; "
@@ -144,7 +163,8 @@ def eval_command(
             pck_threshold=pck_threshold,
         )
         result["counts"].update(gt_skipped=gt_skipped, predictions_skipped=pred_skipped)
-        warn_about_inputs(result["counts"], gt, pred)
+        result["image_pairing"] = {"by": images.rule, "images": images.images, "unmatched": images.unmatched}
+        warn_about_inputs(result["counts"], gt, pred, images)
         if by_attribute and not gt_set.attributes:
             common.warn(f"{gt}: the ground truth has no scale/occlusion/zoom_in/viewpoint attributes to break down by")
         if json_out is not None:

@@ -275,8 +275,9 @@ def results_to_set(
             on_error(f"{source}: result #{index}: {exc}")
             continue
         records[image_id].garments.append(garment)
-    ordered = list(records.values()) if images is not None else [records[k] for k in sorted(records)]
-    return AnnotationSet(ordered, dict(images.info) if images is not None else {})
+    if images is not None:
+        return AnnotationSet(list(records.values()), dict(images.info), images.named)
+    return AnnotationSet([records[k] for k in sorted(records)], {}, named=False)
 
 
 # ----------------------------------------------------------------------------------------- writing

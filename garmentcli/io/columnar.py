@@ -64,6 +64,8 @@ class Instances:
     """Whether the source gave every garment an id (top-down predictions carry their ground truth's)."""
     image_size: dict[int, tuple[int, int]] = field(default_factory=dict)
     """image id -> (width, height), where the source says."""
+    image_names: dict[int, str] = field(default_factory=dict)
+    """image id -> file name, where the source gives names (a bare result list gives none)."""
     attributes: dict[str, np.ndarray] = field(default_factory=dict)
     """DeepFashion2 attribute -> ``(N,)`` int values, 0 where a garment lacks it."""
 
@@ -107,6 +109,7 @@ def instances_from_set(aset: AnnotationSet) -> Instances:
         ann_id=np.array([g.id if g.id is not None else row + 1 for row, (_, g) in enumerate(rows)], dtype=np.int64),
         has_ids=all(g.id is not None for _, g in rows),
         image_size={image.id: (image.width, image.height) for image in aset.images if image.width and image.height},
+        image_names={image.id: image.file_name for image in aset.images if image.file_name} if aset.named else {},
         attributes={
             key: np.array([g.attributes.get(key, 0) for _, g in rows], dtype=np.int64)
             for key in ATTRIBUTES
@@ -245,6 +248,7 @@ def _instances(
     category_ids: np.ndarray,
     image_size: dict[int, tuple[int, int]],
     has_ids: bool,
+    image_names: dict[int, str] | None = None,
 ) -> Instances:
     keep = slice(None) if good.all() else np.flatnonzero(good)
     return Instances(
@@ -261,6 +265,7 @@ def _instances(
         ann_id=columns["ann_id"][keep],
         has_ids=has_ids,
         image_size=image_size,
+        image_names=image_names or {},
         attributes={key: columns[key][keep] for key in ATTRIBUTES if key in columns},
     )
 
@@ -287,8 +292,9 @@ def instances_from_coco(
     categories = [c["id"] for c in document.get("categories", []) if isinstance(c, dict) and "id" in c]
     image_ids = np.array([i["id"] for i in images] or columns["image_id"][good].tolist(), dtype=np.int64)
     sizes = {i["id"]: (int(i.get("width", 0)), int(i.get("height", 0))) for i in images if i.get("width")}
+    names = {i["id"]: i["file_name"] for i in images if isinstance(i.get("file_name"), str) and i["file_name"]}
     category_ids = np.array(categories or columns["category_id"][good].tolist(), dtype=np.int64)
-    return _instances(columns, good, image_ids, category_ids, sizes, has_ids=True)
+    return _instances(columns, good, image_ids, category_ids, sizes, has_ids=True, image_names=names)
 
 
 def parse_coco_bytes(data: bytes, source: str) -> tuple[Any, np.ndarray | None]:

@@ -150,6 +150,8 @@ class AnnotationSet:
 
     images: list[ImageRecord] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)
+    named: bool = True
+    """Whether the images' ``file_name`` s come from the source (False: made up, as for a bare result list)."""
 
     def __len__(self) -> int:
         return len(self.images)
