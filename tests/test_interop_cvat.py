@@ -110,15 +110,24 @@ def test_raw_labels_json_declares_a_skeleton_per_category(tmp_path, sample):
     assert {lb["name"] for lb in labels if lb["type"] == "rectangle"} == {c.name for c in DF2.categories}
 
 
-def test_prediction_score_is_an_attribute_and_not_read_back(tmp_path):
+def test_prediction_scores_are_attributes_read_back_until_a_reviewer_edits_the_garment(tmp_path):
     landmarks = np.zeros((8, 3))
     landmarks[0] = [5, 6, 0.9]
+    landmarks[1] = [7, 8, 0.3]
     record = ImageRecord(3, "a.jpg", 50, 50, [Garment(9, [1, 2, 30, 40], landmarks, score=0.75)])
     write_cvat(AnnotationSet([record]), tmp_path / "pred.xml")
-    box = ET.parse(tmp_path / "pred.xml").getroot().find("image/box")
+    tree = ET.parse(tmp_path / "pred.xml")
+    box = tree.getroot().find("image/box")
     assert box.get("source") == "auto" and box.find("attribute").text == "0.7500"
+    points = tree.getroot().findall("image/skeleton/points")
+    assert [p.find("attribute").text for p in points[:3]] == ["0.9000", "0.3000", "0.0000"]
     garment = read_cvat(tmp_path / "pred.xml").images[0].garments[0]
-    assert garment.score is None and garment.landmarks[0].tolist() == [5, 6, 2]
+    assert garment.score == 0.75 and garment.landmarks[:3].tolist() == [[5, 6, 0.9], [7, 8, 0.3], [0, 0, 0]]
+    # a reviewer moved a point: CVAT marks the skeleton semi-auto, and the garment is ground truth now
+    tree.getroot().find("image/skeleton").set("source", "semi-auto")
+    tree.write(tmp_path / "reviewed.xml")
+    garment = read_cvat(tmp_path / "reviewed.xml").images[0].garments[0]
+    assert garment.score is None and garment.landmarks[:2].tolist() == [[5, 6, 2], [7, 8, 1]]
 
 
 def test_corrected_cvat_export_is_read(tmp_path):

@@ -110,6 +110,10 @@ def test_predictions_carry_model_version_and_scores(tmp_path):
     choices = [r for r in prediction["result"] if r["type"] == "choices"]
     assert [c["id"] for c in choices] == [points[1]["id"], points[3]["id"]]  # 0.3 < 0.5: occluded
     back = read_labelstudio(tmp_path / "tasks.json").images[0].garments[0]
+    assert back.score == 0.8 and back.landmarks[:2, 2].tolist() == [0.9, 0.3]  # a prediction comes back as one
+    task["annotations"] = [{"result": prediction["result"]}]  # submitted by a reviewer: ground truth
+    (tmp_path / "reviewed.json").write_text(json.dumps([task]))
+    back = read_labelstudio(tmp_path / "reviewed.json").images[0].garments[0]
     assert back.score is None and back.landmarks[:2, 2].tolist() == [2, 1]
 
 

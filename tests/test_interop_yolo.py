@@ -92,13 +92,21 @@ def test_label_rows_hold_normalised_box_and_flags(tmp_path, sample, image_root):
     assert not slots[others].any()
 
 
-def test_predictions_are_written_with_flags_not_confidences(tmp_path, image_root):
+def test_predictions_are_written_as_ultralytics_prediction_rows_and_read_back(tmp_path, image_root):
     landmarks = np.zeros((25, 3))
     landmarks[:3] = [[10, 10, 0.93], [20, 20, 0.2], [0, 0, 0.0]]
     record = ImageRecord(7, "000007.jpg", 320, 400, [Garment(1, [5, 5, 100, 100], landmarks, score=0.8)])
     write_yolo(AnnotationSet([record]), tmp_path / "ds", image_root=image_root)
     row = np.loadtxt(tmp_path / "ds" / "labels" / "000007.txt")
-    assert row[5:].reshape(294, 3)[:3, 2].tolist() == [2, 1, 0]
+    assert row.shape == (5 + 294 * 3 + 1,) and row[-1] == 0.8  # as Ultralytics' save_txt with save_conf
+    assert row[5:-1].reshape(294, 3)[:3, 2].tolist() == [0.93, 0.2, 0]
+    assert yaml.safe_load((tmp_path / "ds" / "data.yaml").read_text())["garmentkp"]["scores"] is True
+    garment = read_yolo(tmp_path / "ds").images[0].garments[0]
+    assert garment.score == 0.8 and garment.landmarks[:3, 2].tolist() == [0.93, 0.2, 0]
+    # training labels instead (pseudo-labels): visibility flags, never confidences
+    write_yolo(AnnotationSet([record]), tmp_path / "train", image_root=image_root, scores=False)
+    row = np.loadtxt(tmp_path / "train" / "labels" / "000007.txt")
+    assert row.shape == (5 + 294 * 3,) and row[5:].reshape(294, 3)[:3, 2].tolist() == [2, 1, 0]
 
 
 def test_data_yaml_describes_the_dataset(tmp_path, sample, image_root):
@@ -202,8 +210,8 @@ def test_bad_label_lines_are_reported_and_skipped(tmp_path, sample, image_root):
     errors.clear()
     back = read_yolo(tmp_path / "ds", on_error=errors.append)
     assert [r.file_name for r in back] == ["000007.jpg"]
-    assert errors == [f"{label}: 3 values is not a whole number of 236-value rows; image skipped"]
-    with pytest.raises(FormatError, match="whole number of 236-value rows"):
+    assert errors == [f"{label}: line 1: 3 values, expected 236 (or one more: a prediction's score); image skipped"]
+    with pytest.raises(FormatError, match="line 1: 3 values, expected 236"):
         read_yolo(tmp_path / "ds")
 
 

@@ -350,3 +350,74 @@ def test_case3_eval_pairs_by_file_name_and_stops_when_ids_disagree(tmp_path):
     # names and ids that agree: nothing to say, as before
     own = runner.invoke(app, ["eval", "--gt", str(gt), "--pred", str(gt), "--metrics", "ap"])
     assert own.exit_code == 0 and not _error_lines(own.output), own.output
+
+
+# ---------------------------------------------------------------- 5. round trips through the review tools
+
+
+def _noisy_predictions(tmp_path: Path) -> tuple[Path, Path]:
+    """Ground truth of sample_images/flatlay, and predictions near it: jittered landmarks, scores, confidences,
+    one false positive per image; everything inside the images (YOLO clips to them)."""
+    from garmentcli.io.formats import read_annotations
+    from garmentcli.schema.records import AnnotationSet, ImageRecord
+
+    gt_path = SAMPLES / "flatlay" / "coco.json"
+    rng = np.random.default_rng(16)
+    records = []
+    for record in read_annotations(gt_path):
+        size = np.array([record.width, record.height], dtype=float)
+        garments = []
+        for index, garment in enumerate([*record.garments, record.garments[0]]):
+            guess = copy.deepcopy(garment)
+            guess.id, guess.extra, guess.attributes, guess.segmentation = None, {}, {}, None
+            jitter = rng.normal(0, 2.0 if index < len(record.garments) else 40.0, guess.landmarks[:, :2].shape)
+            centre = guess.bbox[:2] + guess.bbox[2:] / 2
+            xy = np.where(guess.landmarks[:, 2:] > 0, guess.landmarks[:, :2], centre) + jitter
+            guess.landmarks[:, :2] = np.clip(xy, 1, size - 1).round(3)
+            guess.landmarks[:, 2] = rng.uniform(0.05, 1.0, len(xy)).round(4)
+            low = np.clip(guess.bbox[:2] + rng.normal(0, 2, 2), 0, size - 2)
+            high = np.clip(guess.bbox[:2] + guess.bbox[2:] + rng.normal(0, 2, 2), low + 1, size)
+            guess.bbox = np.concatenate([low, high - low]).round(3)
+            guess.score = round(float(rng.uniform(0.3, 1.0)), 4)
+            garments.append(guess)
+        records.append(ImageRecord(record.id, record.file_name, record.width, record.height, garments))
+    pred = tmp_path / "pred.json"
+    write_annotations(AnnotationSet(records), pred, "coco")
+    return gt_path, pred
+
+
+def _scores(result_json: Path) -> tuple[float, float]:
+    data = json.loads(result_json.read_text())
+    return data["keypoints"]["AP"], data["bbox"]["AP"]
+
+
+@pytest.mark.parametrize(("fmt", "suffix"), [("labelstudio", ".json"), ("cvat", ".xml"), ("yolo", "")])
+def test_case5_a_prediction_round_trip_through_each_tool_keeps_scores_and_ap(tmp_path, fmt, suffix):
+    from garmentcli.io.formats import read_annotations
+
+    gt, pred = _noisy_predictions(tmp_path)
+    exported = tmp_path / f"exported{suffix}"
+    to = runner.invoke(
+        app, ["convert", str(pred), "-o", str(exported), "--to", fmt, "--images", str(gt.parent / "image")]
+    )
+    assert to.exit_code == 0, to.output
+    back = tmp_path / "back.json"
+    came_back = runner.invoke(app, ["convert", str(exported), "--from", fmt, "-o", str(back)])
+    assert came_back.exit_code == 0, came_back.output
+    original, returned = read_annotations(pred), read_annotations(back)
+    by_name = {r.file_name: r for r in returned}
+    for record in original:
+        other = by_name[record.file_name]
+        assert sorted(g.score for g in other.garments) == pytest.approx(sorted(g.score for g in record.garments))
+        confidences = sorted(v for g in other.garments for v in g.landmarks[:, 2])
+        assert confidences == pytest.approx(sorted(v for g in record.garments for v in g.landmarks[:, 2]), abs=1e-4)
+    for name, path in (("before", pred), ("after", back)):
+        scores = tmp_path / f"{name}.json"
+        result = runner.invoke(
+            app, ["eval", "--gt", str(gt), "--pred", str(path), "--metrics", "ap,box", "--json", str(scores)]
+        )
+        assert result.exit_code == 0, result.output
+    (kp_before, box_before), (kp_after, box_after) = _scores(tmp_path / "before.json"), _scores(tmp_path / "after.json")
+    assert 0.3 < kp_before < 0.99
+    assert kp_after == pytest.approx(kp_before, abs=0.001)
+    assert box_after == pytest.approx(box_before, abs=0.001)

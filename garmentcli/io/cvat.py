@@ -7,13 +7,16 @@ are the category's semantic landmark names (unique within the skeleton, as CVAT 
 edges follow the garment outline). Per garment, a ``<box>`` and a ``<skeleton>`` share a
 ``group_id``. Landmark visibility uses CVAT's point flags (:mod:`garmentcli.io.visibility`):
 occluded -> ``occluded="1"``, not labelled -> ``outside="1"`` (placed at the box centre so it
-appears inside the garment when a reviewer switches it on). A prediction's box carries its
-score as a ``score`` attribute and ``source="auto"``.
+appears inside the garment when a reviewer switches it on). A prediction's shapes have
+``source="auto"``; its box carries the garment's score and each skeleton point its landmark's
+confidence as a ``score`` number attribute (declared on the labels and point sublabels).
 
 Reading accepts the same XML (or CVAT's export ZIP holding ``annotations.xml``): boxes and
 skeletons are paired by ``group_id``; a skeleton without a box gets the box around its
-labelled points, a box without a skeleton has no labelled landmarks. What comes back is
-ground truth (what reviewers corrected): scores are not read back.
+labelled points, a box without a skeleton has no labelled landmarks. A garment whose shapes are
+still ``source="auto"`` (nobody edited them: CVAT marks an edited shape ``semi-auto``) comes back
+as the prediction it was, with its score and confidences; every other garment is ground truth
+(what reviewers corrected), with visibility flags.
 """
 
 from __future__ import annotations
@@ -51,10 +54,12 @@ SKELETON_SUFFIX = "_landmarks"
 LABELS_SUFFIX = ".labels.json"
 """The raw label JSON is written beside the XML, the XML's suffix replaced by this."""
 
-SCORE_RANGE = ["0", "1", "0.001"]
+SCORE_RANGE = ["0", "1", "0.0001"]
 """CVAT number attribute values: minimum, maximum, step."""
 
 _NUMBER = "{:.2f}"
+_SCORE = "{:.4f}"
+"""Scores and landmark confidences: the ``score`` attribute's precision (CVAT number attribute steps)."""
 
 
 def review_categories(aset: AnnotationSet) -> list[int]:
@@ -104,7 +109,7 @@ def raw_labels(category_ids: list[int]) -> list[dict[str, Any]]:
                 "name": name + SKELETON_SUFFIX,
                 "type": "skeleton",
                 "attributes": [],
-                "sublabels": [{"name": n, "type": "points", "attributes": []} for n in landmark_names(cid)],
+                "sublabels": [{"name": n, "type": "points", "attributes": [score]} for n in landmark_names(cid)],
                 "svg": skeleton_svg(cid),
             }
         )
@@ -118,6 +123,15 @@ def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrib: str) -
     return element
 
 
+def _attribute_specs(label: ET.Element, specs: list[dict[str, Any]]) -> None:
+    attributes = _sub(label, "attributes")
+    for attr in specs:
+        element = _sub(attributes, "attribute")
+        for key in ("name", "mutable", "input_type", "default_value"):
+            _sub(element, key, str(attr[key]))
+        _sub(element, "values", "\n".join(attr["values"]))
+
+
 def _meta(aset: AnnotationSet, category_ids: list[int]) -> ET.Element:
     meta = ET.Element("meta")
     task = _sub(meta, "task")
@@ -129,19 +143,14 @@ def _meta(aset: AnnotationSet, category_ids: list[int]) -> ET.Element:
         label = _sub(labels, "label")
         _sub(label, "name", spec["name"])
         _sub(label, "type", spec["type"])
-        attributes = _sub(label, "attributes")
-        for attr in spec["attributes"]:
-            element = _sub(attributes, "attribute")
-            for key in ("name", "mutable", "input_type", "default_value"):
-                _sub(element, key, str(attr[key]))
-            _sub(element, "values", "\n".join(attr["values"]))
+        _attribute_specs(label, spec["attributes"])
         if spec["type"] == "skeleton":
             _sub(label, "svg", spec["svg"])
             for point in spec["sublabels"]:
                 sublabel = _sub(labels, "label")
                 _sub(sublabel, "name", point["name"])
                 _sub(sublabel, "type", "points")
-                _sub(sublabel, "attributes")
+                _attribute_specs(sublabel, point["attributes"])
                 _sub(sublabel, "parent", spec["name"])
     return meta
 
@@ -156,16 +165,18 @@ def _garment_elements(parent: ET.Element, garment: Garment, group_id: int) -> No
         xtl=_NUMBER.format(x), ytl=_NUMBER.format(y), xbr=_NUMBER.format(x + w), ybr=_NUMBER.format(y + h), **common,
     )  # fmt: skip
     if garment.score is not None:
-        _sub(box, "attribute", f"{garment.score:.4f}", name="score")
+        _sub(box, "attribute", _SCORE.format(garment.score), name="score")
     skeleton = _sub(parent, "skeleton", label=name + SKELETON_SUFFIX, **common)
     outside, occluded = to_cvat(canonical_flags(garment))
     centre = (x + w / 2, y + h / 2)
     for i, point_name in enumerate(landmark_names(garment.category_id)):
         px, py = centre if outside[i] else garment.landmarks[i, :2]
-        _sub(
+        point = _sub(
             skeleton, "points", label=point_name, source=source, outside=str(int(outside[i])),
             occluded=str(int(occluded[i])), points=f"{_NUMBER.format(px)},{_NUMBER.format(py)}",
         )  # fmt: skip
+        if garment.score is not None:
+            _sub(point, "attribute", _SCORE.format(garment.landmarks[i, 2]), name="score")
 
 
 def cvat_tree(aset: AnnotationSet) -> ET.ElementTree:
@@ -212,7 +223,19 @@ def _category_of_label(label: str, skeleton: bool) -> int:
     return category_id_of(base)
 
 
-def _skeleton_landmarks(element: ET.Element, category_id: int) -> np.ndarray:
+def _score_attribute(element: ET.Element) -> float | None:
+    """The ``score`` attribute of a shape or point, None when it has none."""
+    for attribute in element.findall("attribute"):
+        if attribute.get("name") == "score":
+            try:
+                return float(attribute.text or "")
+            except ValueError:
+                raise FormatError(f"score attribute {attribute.text!r} is not a number") from None
+    return None
+
+
+def _skeleton_landmarks(element: ET.Element, category_id: int, predicted: bool = False) -> np.ndarray:
+    """Landmarks of a skeleton: visibility flags, or with ``predicted`` the points' ``score`` confidences."""
     names = landmark_names(category_id)
     index = {n: i for i, n in enumerate(names)}
     landmarks = np.zeros((len(names), 3))
@@ -229,8 +252,12 @@ def _skeleton_landmarks(element: ET.Element, category_id: int) -> np.ndarray:
             raise FormatError(f"point {label!r} has malformed points {point.get('points')!r}") from None
         outside[i] = point.get("outside", "0") == "1"
         occluded[i] = point.get("occluded", "0") == "1"
-    landmarks[:, 2] = from_cvat(outside, occluded)
-    landmarks[outside, :2] = 0
+        if predicted:
+            confidence = _score_attribute(point)
+            landmarks[i, 2] = 1.0 if confidence is None else confidence  # a point without one counts as sure
+    if not predicted:
+        landmarks[:, 2] = from_cvat(outside, occluded)
+    landmarks[outside, :] = 0
     return landmarks
 
 
@@ -240,6 +267,14 @@ def _box(element: ET.Element) -> np.ndarray:
     except ValueError:
         raise FormatError("box with missing or malformed corners") from None
     return np.array([xtl, ytl, xbr - xtl, ybr - ytl])
+
+
+def _predicted_score(box: ET.Element | None, skeleton: ET.Element | None) -> float | None:
+    """The detector's score of a garment nobody changed in CVAT (box and skeleton ``source="auto"``, the
+    box with its ``score``); None for ground truth: CVAT marks a shape a reviewer edited ``semi-auto``."""
+    if box is None or any(shape is not None and shape.get("source") != "auto" for shape in (box, skeleton)):
+        return None
+    return _score_attribute(box)
 
 
 def _image_garments(image: ET.Element, on_error: OnError, where: str) -> Iterator[Garment]:
@@ -260,13 +295,14 @@ def _image_garments(image: ET.Element, on_error: OnError, where: str) -> Iterato
             if box_cat is not None and skel_cat is not None and box_cat != skel_cat:
                 raise FormatError(f"box {category_name(box_cat)} grouped with skeleton {category_name(skel_cat)}")
             category_id = box_cat if box_cat is not None else skel_cat
+            score = _predicted_score(box, skeleton)
             landmarks = (
-                _skeleton_landmarks(skeleton, category_id)
+                _skeleton_landmarks(skeleton, category_id, score is not None)
                 if skeleton is not None
                 else np.zeros((len(landmark_names(category_id)), 3))
             )
             bbox = _box(box) if box is not None else box_from_landmarks(landmarks)
-            garment = Garment(category_id, bbox, landmarks)
+            garment = Garment(category_id, bbox, landmarks, score=score)
             validate_garment(garment)
             yield garment
         except (FormatError, SchemaError) as exc:

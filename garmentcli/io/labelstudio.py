@@ -17,7 +17,9 @@ config (``<name>.config.xml``) to paste into the project's *Labeling Interface*.
 Reading takes Label Studio's JSON export: per task the latest submitted annotation, or the
 latest prediction when the task has none. A keypoint without a (known) ``parentID`` — one a
 reviewer added — joins the smallest garment whose box contains it and whose category has
-that landmark. What comes back is ground truth: scores are not read back.
+that landmark. A submitted annotation comes back as ground truth (visibility flags, no scores);
+a prediction comes back as a prediction: each rectangle's ``score`` is the garment's score and
+each keypoint's ``score`` its landmark's confidence, so a prediction file survives the round trip.
 """
 
 from __future__ import annotations
@@ -153,12 +155,14 @@ def _file_name(data: dict[str, Any]) -> str:
     return unquote(local[0]) if local else Path(unquote(url.path)).name
 
 
-def _chosen_results(item: dict[str, Any]) -> list[dict[str, Any]]:
-    """Results of the latest annotation that was not cancelled, else of the latest prediction."""
+def _chosen_results(item: dict[str, Any]) -> tuple[list[dict[str, Any]], bool]:
+    """Results of the latest annotation that was not cancelled, else of the latest prediction; and whether
+    they are a prediction's."""
     annotations = [a for a in item.get("annotations") or [] if isinstance(a, dict) and not a.get("was_cancelled")]
     predictions = [p for p in item.get("predictions") or [] if isinstance(p, dict)]  # exports list only their ids
     chosen = annotations or predictions
-    return [r for r in chosen[-1].get("result") or [] if isinstance(r, dict)] if chosen else []
+    results = [r for r in chosen[-1].get("result") or [] if isinstance(r, dict)] if chosen else []
+    return results, not annotations
 
 
 def _aabb(value: dict[str, Any], size: np.ndarray) -> np.ndarray:
@@ -198,8 +202,12 @@ def _inside(xy: np.ndarray, garment: Garment) -> bool:
 class _TaskReader:
     """Turns one task's results into garments, reporting bad regions through ``on_error``."""
 
-    def __init__(self, results: list[dict[str, Any]], size: np.ndarray, on_error: OnError, where: str) -> None:
+    def __init__(
+        self, results: list[dict[str, Any]], size: np.ndarray, on_error: OnError, where: str, predicted: bool
+    ) -> None:
         self.size, self.on_error, self.where = size, on_error, where
+        self.predicted = predicted
+        """Results of a prediction: region scores are the garment's score and its landmarks' confidences."""
         self.occluded = {r.get("id") for r in results if _is_occluded_choice(r)}
         self.garments: dict[str, Garment] = {}
         for r in results:
@@ -230,7 +238,12 @@ class _TaskReader:
             self._fail(region, str(exc))
             return
         landmarks = np.zeros((len(landmark_names(category_id)), 3))
-        self.garments[str(region.get("id"))] = Garment(category_id, bbox, landmarks)
+        self.garments[str(region.get("id"))] = Garment(category_id, bbox, landmarks, score=self._score(region))
+
+    def _score(self, region: dict[str, Any]) -> float | None:
+        """A prediction region's score (None for ground truth, or a region without one)."""
+        score = region.get("score") if self.predicted else None
+        return float(score) if isinstance(score, (int, float)) and not isinstance(score, bool) else None
 
     def _owner(self, region: dict[str, Any], name: str, xy: np.ndarray) -> Garment | None:
         parent = self.garments.get(str(region.get("parentID")))
@@ -259,7 +272,12 @@ class _TaskReader:
         if row[2] != UNLABELLED:
             self._fail(region, f"second {name!r} keypoint for one garment; the first is kept")
             return
-        row[:] = [*xy, OCCLUDED if region.get("id") in self.occluded else from_labelstudio(None)]
+        flag = OCCLUDED if region.get("id") in self.occluded else from_labelstudio(None)
+        if garment.score is None:
+            row[:] = [*xy, flag]
+        else:  # a predicted garment's landmark: its confidence (a point given without one counts as sure)
+            confidence = self._score(region)
+            row[:] = [*xy, 1.0 if confidence is None else confidence]
 
 
 def read_labelstudio(path: Path, on_error: OnError | None = None) -> AnnotationSet:
@@ -278,13 +296,13 @@ def read_labelstudio(path: Path, on_error: OnError | None = None) -> AnnotationS
             on_error(f"{path}: task {index}: no data object")
             continue
         where = f"{path}: task {item.get('id', index)}"
-        results = _chosen_results(item)
+        results, predicted = _chosen_results(item)
         try:
             size = _size(data, results)
         except FormatError as exc:
             on_error(f"{where}: {exc}")
             continue
-        reader = _TaskReader(results, size, on_error, where)
+        reader = _TaskReader(results, size, on_error, where, predicted)
         images.append(ImageRecord(0, _file_name(data), int(size[0]), int(size[1]), list(reader.garments.values())))
         given_ids.append(data.get("image_id"))
     # the image ids we wrote when every task has one, else ids from the file names

@@ -4,6 +4,9 @@ A dataset folder holds ``images/`` (the images, copied or linked, at their relat
 ``labels/`` (one ``.txt`` per image, one line per garment:
 ``class cx cy w h  x1 y1 v1 ... xS yS vS``, every coordinate normalised to 0–1, visibility
 flags 0/1/2 from :mod:`garmentcli.io.visibility` — never confidences) and ``data.yaml``.
+Predictions are written as Ultralytics writes its own (``save_txt`` with ``save_conf``):
+``class cx cy w h  x1 y1 c1 ... xS yS cS  score``, confidences where flags would be and the
+garment's score last; the import reads such rows back as predictions.
 
 One keypoint shape is shared by all classes, so the category landmark sets need a common
 layout (:class:`YoloLayout`):
@@ -144,13 +147,16 @@ def _image_wh(record: ImageRecord, image_path: Path | None) -> tuple[int, int]:
     raise FormatError(f"{record.file_name}: image size unknown (no width/height and no image to read it from)")
 
 
-def label_rows(record: ImageRecord, layout: YoloLayout, width: int, height: int) -> np.ndarray:
+def label_rows(record: ImageRecord, layout: YoloLayout, width: int, height: int, scores: bool = False) -> np.ndarray:
     """``(G, 5 + 3S)`` label rows of an image's garments: class, normalised box, normalised slots + flags.
 
-    Boxes are clipped to the image and points to 0–1, as Ultralytics refuses labels outside it.
+    With ``scores`` (predictions) the rows are Ultralytics' own prediction rows (``save_txt`` with
+    ``save_conf``), ``(G, 5 + 3S + 1)``: each slot's third value is the landmark's confidence and the
+    garment's score comes last. Boxes are clipped to the image and points to 0–1, as Ultralytics
+    refuses labels outside it.
     """
     scale = np.array([width, height], dtype=np.float64)
-    rows = np.zeros((len(record.garments), 5 + 3 * layout.num_keypoints))
+    rows = np.zeros((len(record.garments), 5 + 3 * layout.num_keypoints + int(scores)))
     for row, garment in zip(rows, record.garments, strict=True):
         top_left = np.clip(garment.bbox[:2], 0, scale)
         bottom_right = np.clip(garment.bbox[:2] + garment.bbox[2:], 0, scale)
@@ -159,21 +165,30 @@ def label_rows(record: ImageRecord, layout: YoloLayout, width: int, height: int)
         row[3:5] = (bottom_right - top_left) / scale
         flags = canonical_flags(garment)
         labelled = flags != UNLABELLED
-        slots = row[5:].reshape(layout.num_keypoints, 3)
+        slots = row[5 : 5 + 3 * layout.num_keypoints].reshape(layout.num_keypoints, 3)
         target = layout.category_slots[garment.category_id]
         slots[target[labelled], :2] = np.clip(garment.landmarks[labelled, :2] / scale, 0.0, 1.0)
-        slots[target, 2] = to_codes(flags, "yolo")
+        if scores:
+            slots[target, 2] = np.where(labelled, np.clip(garment.landmarks[:, 2], 0.0, 1.0), 0.0)
+            row[-1] = garment.score if garment.score is not None else 1.0
+        else:
+            slots[target, 2] = to_codes(flags, "yolo")
     return rows
 
 
-def _write_rows(handle: TextIO, rows: np.ndarray) -> None:
+def _write_rows(handle: TextIO, rows: np.ndarray, scores: bool = False) -> None:
     if len(rows):
-        point = [f"%.{DIGITS}f", f"%.{DIGITS}f", "%d"]
-        np.savetxt(handle, rows, fmt=["%d"] + [f"%.{DIGITS}f"] * 4 + point * ((rows.shape[1] - 5) // 3))
+        point = [f"%.{DIGITS}f", f"%.{DIGITS}f", f"%.{DIGITS}f" if scores else "%d"]
+        tail = [f"%.{DIGITS}f"] if scores else []
+        np.savetxt(handle, rows, fmt=["%d"] + [f"%.{DIGITS}f"] * 4 + point * ((rows.shape[1] - 5) // 3) + tail)
 
 
-def data_yaml(layout: YoloLayout, root: Path) -> dict:
-    """The Ultralytics dataset description (with a ``garmentkp`` section for the import)."""
+def data_yaml(layout: YoloLayout, root: Path, scores: bool = False) -> dict:
+    """The Ultralytics dataset description (with a ``garmentkp`` section for the import; ``scores``: the
+    labels are prediction rows, confidences and scores)."""
+    section: dict = {"layout": layout.name, "keypoints": list(layout.keypoints)}
+    if scores:
+        section["scores"] = True
     return {
         "path": str(root.resolve()),
         "train": "images",
@@ -181,7 +196,7 @@ def data_yaml(layout: YoloLayout, root: Path) -> dict:
         "kpt_shape": [layout.num_keypoints, 3],
         "flip_idx": list(layout.flip_idx),
         "names": {i: category_name(cid) for i, cid in enumerate(layout.classes)},
-        "garmentkp": {"layout": layout.name, "keypoints": list(layout.keypoints)},
+        "garmentkp": section,
     }
 
 
@@ -192,13 +207,17 @@ def write_yolo(
     layout: str = "padded",
     image_root: Path | None = None,
     image_mode: str = "copy",
+    scores: bool | None = None,
 ) -> None:
     """Write ``aset`` as a YOLO-pose dataset folder at ``path``.
 
     ``image_root`` is the folder the records' ``file_name`` s are relative to; with
     ``image_mode`` ``none`` (or no root) no image is placed and sizes must be on the records.
+    ``scores`` (default: whether the set is a prediction) writes Ultralytics' prediction rows,
+    confidences and a trailing score (:func:`label_rows`), so a prediction file comes back whole.
     ``data.yaml`` is written last, so a folder without it is an interrupted export.
     """
+    scores = aset.is_prediction if scores is None else scores
     if image_mode not in IMAGE_MODES:
         raise InputError(f"unknown image mode {image_mode!r} (choose from {', '.join(IMAGE_MODES)})")
     chosen = _layout_for(aset, layout)
@@ -211,9 +230,9 @@ def write_yolo(
         if place:
             _place_image(source, root / "images" / rel, image_mode)
         with atomic_write((root / "labels" / rel).with_suffix(".txt")) as handle:
-            _write_rows(handle, label_rows(record, chosen, width, height))
+            _write_rows(handle, label_rows(record, chosen, width, height, scores), scores)
     with atomic_write(root / "data.yaml") as handle:
-        yaml.safe_dump(data_yaml(chosen, root), handle, sort_keys=False, default_flow_style=None, width=1 << 16)
+        yaml.safe_dump(data_yaml(chosen, root, scores), handle, sort_keys=False, default_flow_style=None, width=1 << 16)
 
 
 def _read_data_yaml(root: Path) -> tuple[dict, YoloLayout]:
@@ -253,27 +272,38 @@ def _class_categories(data: dict, layout: YoloLayout, source: str) -> dict[int, 
     return mapping
 
 
-def _parse_label_file(path: Path, dims: int, num_keypoints: int) -> np.ndarray:
-    text = path.read_text("utf-8").split()
+def _parse_label_file(path: Path, dims: int, num_keypoints: int) -> list[np.ndarray]:
+    """The rows of a label file: ``5 + dims * S`` values each, or one more for a prediction row
+    (``dims`` 3: confidences and a trailing score, as Ultralytics saves predictions)."""
     width = 5 + dims * num_keypoints
-    if len(text) % width:
-        raise FormatError(f"{path}: {len(text)} values is not a whole number of {width}-value rows")
+    lines = [line.split() for line in path.read_text("utf-8").splitlines() if line.strip()]
+    allowed = (width, width + 1) if dims == 3 else (width,)
+    for number, line in enumerate(lines, start=1):
+        if len(line) not in allowed:
+            more = " (or one more: a prediction's score)" if dims == 3 else ""
+            raise FormatError(f"{path}: line {number}: {len(line)} values, expected {width}{more}")
     try:
-        return np.array(text, dtype=np.float64).reshape(-1, width)
+        return [np.array(line, dtype=np.float64) for line in lines]
     except ValueError as exc:
         raise FormatError(f"{path}: not numbers ({exc})") from None
 
 
 def garment_from_row(row: np.ndarray, category_id: int, layout: YoloLayout, dims: int, wh: tuple[int, int]) -> Garment:
-    """One label row (already split into numbers) -> a :class:`Garment` in pixels."""
+    """One label row (already split into numbers) -> a :class:`Garment` in pixels.
+
+    A prediction row (one value more: confidences, then the garment's score) gives a prediction.
+    """
     scale = np.array(wh, dtype=np.float64)
     cx, cy, w, h = row[1:5]
-    slots = row[5:].reshape(layout.num_keypoints, dims)
+    predicted = len(row) == 5 + dims * layout.num_keypoints + 1
+    slots = row[5 : 5 + dims * layout.num_keypoints].reshape(layout.num_keypoints, dims)
     bbox = [(cx - w / 2) * scale[0], (cy - h / 2) * scale[1], w * scale[0], h * scale[1]]
     problem = value_problems(np.array([bbox]), np.column_stack([slots, np.zeros((len(slots), 3 - dims))])[None])[0]
     if problem:  # the whole line passes the gate, the slots of other categories too
         raise FormatError(problem)
-    if dims == 3:
+    if predicted:
+        flags = np.where(slots[:, 2] > 0, VISIBLE, UNLABELLED)
+    elif dims == 3:
         flags = from_codes(slots[:, 2], "yolo")
     else:
         flags = np.where(np.any(slots[:, :2] != 0, axis=1), VISIBLE, UNLABELLED)
@@ -284,8 +314,8 @@ def garment_from_row(row: np.ndarray, category_id: int, layout: YoloLayout, dims
     landmarks = np.zeros((mine.size, 3))
     labelled = flags[mine] != UNLABELLED
     landmarks[labelled, :2] = slots[mine[labelled], :2] * scale
-    landmarks[:, 2] = flags[mine]
-    return Garment(category_id, bbox, landmarks)
+    landmarks[:, 2] = slots[mine, 2] if predicted else flags[mine]
+    return Garment(category_id, bbox, landmarks, score=float(row[-1]) if predicted else None)
 
 
 def read_yolo(path: Path, on_error: OnError | None = None) -> AnnotationSet:
