@@ -421,3 +421,42 @@ def test_case5_a_prediction_round_trip_through_each_tool_keeps_scores_and_ap(tmp
     assert 0.3 < kp_before < 0.99
     assert kp_after == pytest.approx(kp_before, abs=0.001)
     assert box_after == pytest.approx(box_before, abs=0.001)
+
+
+# ---------------------------------------------------------------------------- 7. synth into a used folder
+
+
+def _synth(out: Path, *args: str):
+    return runner.invoke(app, ["synth", str(out), "--size", "96", "--workers", "1", "--seed", "3", *args])
+
+
+def test_case7_synth_refuses_a_used_folder_and_a_resumed_run_writes_the_same_coco(tmp_path):
+    from garmentcli.io.formats import read_annotations
+
+    out = tmp_path / "data"
+    assert _synth(out, "--count", "6").exit_code == 0
+    reference = (out / "coco.json").read_bytes()
+    smaller = _synth(out, "--count", "3")
+    assert smaller.exit_code == 1, smaller.output
+    errors = _error_lines(smaller.output)
+    assert len(errors) == 1 and "--resume" in errors[0] and "--overwrite" in errors[0], errors
+    assert (out / "coco.json").read_bytes() == reference
+    # resuming with a smaller count, or with other settings, would mix two datasets
+    for args in (["--count", "3", "--resume"], ["--count", "6", "--resume", "--clean"]):
+        mixed = _synth(out, *args)
+        assert mixed.exit_code == 1, (args, mixed.output)
+        assert len(_error_lines(mixed.output)) == 1
+    replaced = _synth(out, "--count", "3", "--overwrite")
+    assert replaced.exit_code == 0, replaced.output
+    assert sorted(p.name for p in (out / "image").iterdir()) == ["000001.jpg", "000002.jpg", "000003.jpg"]
+    assert len(read_annotations(out)) == 3 and len(read_annotations(out / "coco.json")) == 3
+
+    # an interrupted run (images 5 and 6 and coco.json missing) resumed: the same coco.json, byte for byte
+    part = tmp_path / "part"
+    assert _synth(part, "--count", "6").exit_code == 0
+    for name in ("image/000005.jpg", "annos/000005.json", "image/000006.jpg", "annos/000006.json", "coco.json"):
+        (part / name).unlink()
+    resumed = _synth(part, "--count", "6", "--resume")
+    assert resumed.exit_code == 0, resumed.output
+    assert "4 kept from before" in resumed.output
+    assert (part / "coco.json").read_bytes() == reference

@@ -3,17 +3,30 @@
 from __future__ import annotations
 
 import os
+import re
+import shutil
 from pathlib import Path
 from typing import Annotated
 
+import cv2
+import numpy as np
 import typer
 
 from garmentcli.cli import common
 from garmentcli.errors import InputError, SchemaError
+from garmentcli.io.df2 import ANNOS_DIR, IMAGE_DIR, read_df2_anno
 from garmentcli.schema.layout import DF2
 from garmentcli.synth.markers import MarkerSpec
-from garmentcli.synth.scene import SynthConfig, board_layout
-from garmentcli.synth.writer import write_dataset
+from garmentcli.synth.scene import SynthConfig, board_layout, generate
+from garmentcli.synth.writer import BOARD_FILE, write_dataset
+
+SYNTH_ENTRIES = frozenset({IMAGE_DIR, ANNOS_DIR, "coco.json", BOARD_FILE})
+"""What ``synth`` writes into its folder: all that ``--overwrite`` removes."""
+
+_INDEXED = re.compile(r"(\d{6})\.(jpg|json)")
+SAME_PIXELS = 3.0
+"""Mean absolute difference (0-255) under which a kept image counts as made by the same settings
+(JPEG encoders of other OpenCV builds differ by about 1)."""
 
 
 def parse_categories(values: list[str] | None) -> tuple[int, ...]:
@@ -32,6 +45,77 @@ def parse_categories(values: list[str] | None) -> tuple[int, ...]:
     if not chosen:
         raise InputError("--categories: no category given")
     return tuple(chosen)
+
+
+def _listing(entries: list[Path]) -> str:
+    names = [e.name + ("/" if e.is_dir() else "") for e in entries]
+    return ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+
+
+def prepare_folder(out: Path, config: SynthConfig, count: int, resume: bool, overwrite: bool) -> None:
+    """Make sure ``out`` will hold exactly one dataset: refuse a used folder unless ``resume`` (then it
+    must be this dataset: same options, no more images than ``count``) or ``overwrite`` (then what synth
+    wrote there is removed first). Raises a one-line :class:`InputError`."""
+    if resume and overwrite:
+        raise InputError("give --resume or --overwrite, not both")
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out}: exists and is not a folder")
+    entries = sorted(out.iterdir()) if out.is_dir() else []
+    if not entries:
+        return
+    if overwrite:
+        foreign = [e for e in entries if e.name not in SYNTH_ENTRIES]
+        if foreign:
+            raise InputError(
+                f"{out}: --overwrite removes only what synth writes, and the folder also holds {_listing(foreign)}; "
+                "choose another folder"
+            )
+        for entry in entries:
+            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+        return
+    if not resume:
+        raise InputError(
+            f"{out}: not empty ({_listing(entries)}): --resume continues the dataset in it, --overwrite "
+            "replaces it, or choose an empty folder"
+        )
+    _check_same_dataset(out, config, count)
+
+
+def _check_same_dataset(out: Path, config: SynthConfig, count: int) -> None:
+    """``--resume``: the images kept must be this dataset's (none beyond ``count``, the first one as these
+    options make it)."""
+    kept: list[int] = []
+    for folder in (out / IMAGE_DIR, out / ANNOS_DIR):
+        for path in sorted(folder.iterdir()) if folder.is_dir() else []:
+            match = _INDEXED.fullmatch(path.name)
+            if match is None or int(match.group(1)) > count:
+                raise InputError(
+                    f"{out}: --resume with --count {count}, but {folder.name}/{path.name} is not one of its images; "
+                    "--overwrite replaces the dataset"
+                )
+            kept.append(int(match.group(1)) - 1)
+    both = sorted(i for i in set(kept) if kept.count(i) == 2)
+    if not both:
+        return
+    index = both[0]
+    name = f"{index + 1:06d}"
+    sample = generate(config, index)
+    existing = read_df2_anno(out / ANNOS_DIR / f"{name}.json", file_name=f"{name}.jpg")
+    picture = cv2.imread(str(out / IMAGE_DIR / f"{name}.jpg"), cv2.IMREAD_COLOR)
+    expected = cv2.imdecode(np.frombuffer(sample.encode(), np.uint8), cv2.IMREAD_COLOR)
+    made = sample.record.garments
+    same = (
+        picture is not None
+        and picture.shape == expected.shape
+        and float(np.abs(picture.astype(np.int16) - expected.astype(np.int16)).mean()) < SAME_PIXELS
+        and [g.category_id for g in existing.garments] == [g.category_id for g in made]
+        and all(np.allclose(a.bbox, b.bbox, atol=0.01) for a, b in zip(existing.garments, made, strict=True))
+    )
+    if not same:
+        raise InputError(
+            f"{out}: --resume with other options than the dataset there was made with ({IMAGE_DIR}/{name}.jpg is "
+            "not what these options make): resume with the same options, or --overwrite"
+        )
 
 
 def synth(
@@ -58,7 +142,11 @@ def synth(
     workers: Annotated[int, typer.Option(min=0, help="Worker processes (0: one per CPU core).")] = 0,
     clean: Annotated[bool, typer.Option("--clean", help="No lighting changes, blur, noise or JPEG loss.")] = False,
     resume: Annotated[
-        bool, typer.Option("--resume", help="Keep images already in OUT and make only the missing ones.")
+        bool,
+        typer.Option("--resume", help="Continue the dataset in OUT (same options): make only the missing images."),
+    ] = False,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace the dataset in OUT (its image/, annos/, coco.json).")
     ] = False,
 ) -> None:
     """Generate annotated flat-lay garment photos with true landmarks, visibility and measurements in cm.
@@ -81,6 +169,7 @@ def synth(
     )
     failures = common.FailureLog()
     with common.writing("synth", out), common.make_progress() as progress:
+        prepare_folder(out, config, count, resume, overwrite)
         task = progress.add_task("synth", total=count)
         summary = write_dataset(out, config, count, workers, resume, lambda n: progress.advance(task, n), failures.add)
     resumed = f", {summary.skipped} kept from before" if summary.skipped else ""

@@ -11,6 +11,7 @@ number in the file name. Image sizes come from the image headers when the images
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -60,6 +61,24 @@ def image_ids_from_names(names: Sequence[str]) -> list[int]:
     return ids
 
 
+def side(low: float, high: float) -> float:
+    """``high - low`` as the writer had it: the shortest decimal ``w`` with ``low + w == high`` in floats.
+
+    A box written as corners ``[x, y, x + w, y + h]`` gives back ``w`` only up to the rounding of the
+    sum (48.81 becomes 48.809999999999995); the shortest ``w`` that adds up to the written corner is
+    the one that was written, so a box survives the round trip exactly (and a resumed ``synth``
+    writes the same ``coco.json`` as one that was never interrupted).
+    """
+    width = high - low
+    if not math.isfinite(width):
+        return width
+    for digits in range(16):
+        candidate = round(width, digits)
+        if low + candidate == high:
+            return candidate
+    return width
+
+
 def _garment_from_item(item: Any) -> Garment:
     if not isinstance(item, dict):
         raise FormatError("not an object")
@@ -78,11 +97,11 @@ def _garment_from_item(item: Any) -> Garment:
         raise FormatError(str(exc)) from None
     garment = Garment(
         category_id,
-        [x1, y1, x2 - x1, y2 - y1],
+        [x1, y1, side(x1, x2), side(y1, y2)],
         landmarks_from_flat(category_id, item.get("landmarks"), allow_294=False),
         score=score,
         segmentation=item.get("segmentation") or None,
-        attributes={k: item[k] for k in ATTRIBUTE_KEYS if k in item},
+        attributes={k: v for k, v in item.items() if k in ATTRIBUTE_KEYS},  # the file's order, written back
         extra={k: v for k, v in item.items() if k not in _ITEM_KEYS and k not in ATTRIBUTE_KEYS},
     )
     validate_garment(garment)
