@@ -14,9 +14,17 @@ from pathlib import Path
 from typing import Any
 
 from garmentcli.models.card import ModelCard
-from garmentcli.models.config import ModelConfig
+from garmentcli.models.config import SCRATCH_BACKBONE, ModelConfig
 
-TINY_CONFIG = ModelConfig(input_size=64, width=8, depth=(1, 1, 1, 1), expansion=2, neck_channels=16, head_channels=16)
+TINY_CONFIG = ModelConfig(
+    input_size=64,
+    backbone=SCRATCH_BACKBONE,
+    width=8,
+    depth=(1, 1, 1, 1),
+    expansion=2,
+    neck_channels=16,
+    head_channels=16,
+)
 
 
 def tiny_network(seed: int = 0) -> Any:

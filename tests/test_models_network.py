@@ -12,18 +12,40 @@ torch = pytest.importorskip("torch")
 from models_tiny import TINY_CONFIG  # noqa: E402
 
 from garmentcli.errors import SchemaError  # noqa: E402
-from garmentcli.models.config import HEAD_NAMES, ModelConfig  # noqa: E402
+from garmentcli.models.config import HEAD_NAMES, SCRATCH_BACKBONE, ModelConfig  # noqa: E402
+from garmentcli.models.layers import fuse_batch_norm  # noqa: E402
 from garmentcli.models.network import (  # noqa: E402
     InferenceNetwork,
     build_network,
     count_parameters,
-    fuse_batch_norm,
     head_channels,
 )
 
 
-def test_default_network_has_3_to_5_million_parameters():
-    assert 3_000_000 <= count_parameters(build_network()) <= 5_000_000
+def test_default_network_is_efficientnet_lite0_with_3_to_5_million_parameters():
+    network = build_network()
+    assert network.config.backbone == "efficientnet-lite0"
+    assert network.backbone.channels == [24, 40, 112, 320]
+    assert 3_000_000 <= count_parameters(network) <= 5_000_000
+
+
+def test_the_from_scratch_backbone_is_still_built_and_old_configs_name_it():
+    config = ModelConfig(backbone=SCRATCH_BACKBONE)
+    assert 3_000_000 <= count_parameters(build_network(config)) <= 5_000_000
+    legacy = {k: v for k, v in config.to_dict().items() if k != "backbone"}
+    assert ModelConfig.from_dict(legacy).backbone == SCRATCH_BACKBONE
+    with pytest.raises(SchemaError, match="backbone must be one of"):
+        ModelConfig(backbone="resnet50")
+
+
+@pytest.mark.parametrize("variant", ["efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2"])
+def test_efficientnet_lite_features_at_strides_4_to_32(variant):
+    network = build_network(ModelConfig(input_size=64, backbone=variant, neck_channels=16, head_channels=16)).eval()
+    with torch.inference_mode():
+        features = network.backbone(torch.zeros(1, 3, 64, 64))
+    assert [f.shape[-1] for f in features] == [16, 8, 4, 2]
+    assert [f.shape[1] for f in features] == network.backbone.channels
+    assert len(network.backbone.stages()) == 5
 
 
 def test_heads_are_at_stride_4_with_the_documented_channels():
@@ -50,7 +72,7 @@ def test_untrained_heatmaps_start_at_the_centernet_prior():
 
 
 def test_config_round_trips_through_json_and_rejects_bad_values():
-    config = ModelConfig(input_size=320, width=24, depth=(1, 1, 2, 1))
+    config = ModelConfig(input_size=320, backbone=SCRATCH_BACKBONE, width=24, depth=(1, 1, 2, 1))
     assert ModelConfig.from_dict(config.to_dict()) == config
     with pytest.raises(SchemaError, match="multiple of 32"):
         ModelConfig(input_size=100)

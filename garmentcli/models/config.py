@@ -11,6 +11,13 @@ from garmentcli.schema.layout import DF2
 ARCHITECTURE = "garmentkp-centernet-v1"
 """Name of the network family :func:`garmentcli.models.network.build_network` builds."""
 
+SCRATCH_BACKBONE = "inverted-residual"
+"""The from-scratch backbone of the first models (``width``, ``depth`` and ``expansion`` shape it)."""
+
+BACKBONES = (SCRATCH_BACKBONE, "efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2")
+"""Backbones :func:`garmentcli.models.network.build_network` can build; the EfficientNet-Lite ones start from
+ImageNet weights when trained with ``--pretrained`` (the default)."""
+
 OUTPUT_STRIDE = 4
 """Every head is predicted on a grid 4 times coarser than the input."""
 
@@ -29,13 +36,15 @@ HEAD_NAMES = (
 class ModelConfig:
     """Shape of the network and of its targets.
 
-    ``width`` is the channel count at stride 4 (doubled at each of the three deeper stages),
-    ``depth`` the number of residual blocks per stage (strides 4, 8, 16, 32), ``neck_channels``
-    the feature-pyramid width and ``head_channels`` the hidden width of each head. The
-    defaults give about 3.3 M parameters.
+    ``backbone`` is one of :data:`BACKBONES`. For the from-scratch backbone, ``width`` is the channel
+    count at stride 4 (doubled at each of the three deeper stages), ``depth`` the number of residual
+    blocks per stage (strides 4, 8, 16, 32) and ``expansion`` the blocks' expansion ratio; the
+    EfficientNet-Lite trunks have their fixed published shapes. ``neck_channels`` is the
+    feature-pyramid width and ``head_channels`` the hidden width of each head.
     """
 
     input_size: int = 256
+    backbone: str = "efficientnet-lite0"
     width: int = 40
     depth: tuple[int, int, int, int] = (1, 2, 4, 2)
     expansion: int = 4
@@ -49,6 +58,8 @@ class ModelConfig:
         object.__setattr__(self, "depth", tuple(int(d) for d in self.depth))
         if self.input_size % 32 or self.input_size < 32:
             raise SchemaError(f"input_size must be a positive multiple of 32, got {self.input_size}")
+        if self.backbone not in BACKBONES:
+            raise SchemaError(f"backbone must be one of {', '.join(BACKBONES)}, got {self.backbone!r}")
         if len(self.depth) != 4 or min(self.depth) < 0:
             raise SchemaError(f"depth needs 4 non-negative block counts, got {self.depth}")
         if self.num_categories != len(DF2.categories) or self.num_groups != len(DF2.semantic_groups):
@@ -69,9 +80,12 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
-        """Build from a card/checkpoint dict; unknown keys are a :class:`SchemaError`."""
+        """Build from a card/checkpoint dict; unknown keys are a :class:`SchemaError`.
+
+        A dict without ``backbone`` was written before the field existed, by a from-scratch model.
+        """
         known = {f.name for f in fields(cls)}
         unknown = set(data) - known
         if unknown:
             raise SchemaError(f"unknown model config keys: {', '.join(sorted(unknown))}")
-        return cls(**data)
+        return cls(**{"backbone": SCRATCH_BACKBONE, **data})

@@ -15,7 +15,8 @@ from garmentcli.errors import InputError, require_torch
 from garmentcli.io.atomic import atomic_write
 from garmentcli.models.card import METADATA_KEY, ModelCard
 from garmentcli.models.config import HEAD_NAMES, ModelConfig
-from garmentcli.models.network import InferenceNetwork, build_network, count_parameters, fuse_batch_norm
+from garmentcli.models.layers import fuse_batch_norm
+from garmentcli.models.network import InferenceNetwork, build_network, count_parameters
 
 OPSET = 17
 INPUT_NAME = "images"
