@@ -73,7 +73,9 @@ def test_image_and_landmarks_move_together_under_random_geometry() -> None:
     landmarks = np.zeros((8, 3))
     landmarks[0] = [71.0, 41.0, 2]
     garment = Garment(9, [30.0, 20.0, 60.0, 50.0], landmarks)
-    config = dataclasses.replace(AugmentConfig(), blur_prob=0.0, noise_prob=0.0, min_visible_fraction=0.0)
+    config = dataclasses.replace(
+        AugmentConfig(), blur_prob=0.0, noise_prob=0.0, jpeg_prob=0.0, min_visible_fraction=0.0
+    )
     for _ in range(10):
         canvas, garments, _ = augment_sample(image, [garment], 128, config, rng)
         (moved,) = garments

@@ -34,8 +34,9 @@ def train(
     data: Annotated[
         list[str],
         typer.Argument(
-            help="Training data: DeepFashion2 split or synth folder, FLD folder, or COCO JSON "
-            "(images beside it, or COCO.json@IMAGE_DIR). Several may be mixed.",
+            help="Training data: DeepFashion2 split or synth folder, FLD folder, COCO JSON "
+            "(images beside it, or COCO.json@IMAGE_DIR), or weakly-labelled photos as PHOTO_DIR@MAPPING.json "
+            "(a folder per class, the mapping names the categories each class allows). Several may be mixed.",
             show_default=False,
         ),
     ],
@@ -59,12 +60,25 @@ def train(
     seed: Annotated[int, typer.Option(help="Seed of initialisation, shuffling and augmentation.")] = 0,
     arch: Annotated[
         list[str] | None,
-        typer.Option(help="Network option KEY=VALUE (ModelConfig field, e.g. width=48, depth=1,2,4,2); repeatable."),
+        typer.Option(
+            help="Network option KEY=VALUE (ModelConfig field), repeatable: backbone=efficientnet-lite0 (default), "
+            "-lite1, -lite2, or inverted-residual (the from-scratch network, shaped by width=, depth=, expansion=)."
+        ),
     ] = None,
+    pretrained: Annotated[
+        bool, typer.Option(help="Start an EfficientNet-Lite backbone from its ImageNet weights.")
+    ] = True,
+    freeze_stages: Annotated[
+        int,
+        typer.Option(min=0, max=5, help="Pretrained backbone stages (of 5, shallowest first) kept frozen."),
+    ] = 2,
+    backbone_lr: Annotated[
+        float, typer.Option(min=0.0, help="Learning rate of the pretrained backbone relative to --lr.")
+    ] = 0.5,
 ) -> None:
     """Train the garment detector and landmark network; checkpoints every epoch, resumable.
 
-    Example: garmentkp train data/synth_train --val data/synth_val --out runs/synth --epochs 40
+    Example: garmentkp train data/synth_train photos@labels.json --val data/synth_val --out runs/synth --epochs 40
     """
     torch = require_torch()
     from garmentcli.models.config import ModelConfig
@@ -89,6 +103,9 @@ def train(
             workers=workers or 0,
             device=device or "cpu",
             seed=seed,
+            pretrained=pretrained,
+            freeze_stages=freeze_stages,
+            backbone_lr=backbone_lr,
         )
         trainer = Trainer(out, config, options, train_samples, val_samples)
     common.info(

@@ -7,7 +7,9 @@ landmarks, boxes and polygons move by exactly the same map. A horizontal flip al
 landmarks with the category's ``flip_index`` (a left sleeve becomes the right sleeve). After the
 warp the annotations are made honest again: landmarks pushed off the canvas become unlabelled
 (``v = 0``), boxes are clipped to the canvas, and garments mostly cut away are dropped.
-Photometric changes (colour jitter, blur, noise) touch only pixels.
+Photometric changes (colour jitter, grey, blur, noise, JPEG) touch only pixels. They are strong on
+purpose: rendered garments are cleaner than phone photos, and photometric variety is what best
+carries a model trained on synthetic images over to real ones.
 """
 
 from __future__ import annotations
@@ -32,13 +34,16 @@ class AugmentConfig:
     translate_frac: float = 0.12
     min_visible_fraction: float = 0.35
     """Garments whose clipped box keeps less than this fraction of their warped box area are dropped."""
-    hue_shift: float = 8.0
-    saturation_range: tuple[float, float] = (0.7, 1.3)
-    brightness_range: tuple[float, float] = (0.75, 1.25)
-    contrast_range: tuple[float, float] = (0.75, 1.25)
-    blur_prob: float = 0.2
-    noise_prob: float = 0.2
+    hue_shift: float = 12.0
+    saturation_range: tuple[float, float] = (0.5, 1.5)
+    brightness_range: tuple[float, float] = (0.6, 1.4)
+    contrast_range: tuple[float, float] = (0.6, 1.4)
+    grey_prob: float = 0.05
+    blur_prob: float = 0.3
+    noise_prob: float = 0.3
     noise_sigma: float = 6.0
+    jpeg_prob: float = 0.3
+    jpeg_quality: tuple[int, int] = (30, 90)
 
     @classmethod
     def off(cls) -> AugmentConfig:
@@ -53,8 +58,10 @@ class AugmentConfig:
             saturation_range=(1.0, 1.0),
             brightness_range=(1.0, 1.0),
             contrast_range=(1.0, 1.0),
+            grey_prob=0.0,
             blur_prob=0.0,
             noise_prob=0.0,
+            jpeg_prob=0.0,
         )
 
 
@@ -153,17 +160,23 @@ def jitter_colour(image: np.ndarray, config: AugmentConfig, rng: np.random.Gener
     out = cv2.cvtColor(np.clip(hsv, 0, 255).astype(np.uint8), cv2.COLOR_HSV2BGR).astype(np.float32)
     mean = out.mean()
     out = (out - mean) * rng.uniform(*config.contrast_range) + mean
+    if rng.random() < config.grey_prob:
+        out[:] = out.mean(axis=2, keepdims=True)
     return np.clip(out, 0, 255).astype(np.uint8)
 
 
 def degrade(image: np.ndarray, config: AugmentConfig, rng: np.random.Generator) -> np.ndarray:
-    """Occasional Gaussian blur and sensor noise."""
+    """Occasional Gaussian blur, sensor noise and JPEG compression, as phone photos have them."""
     if rng.random() < config.blur_prob:
-        sigma = rng.uniform(0.5, 1.5)
+        sigma = rng.uniform(0.5, 2.0)
         image = cv2.GaussianBlur(image, (0, 0), sigma)
     if rng.random() < config.noise_prob:
         noise = rng.normal(0.0, config.noise_sigma, size=image.shape)
         image = np.clip(image.astype(np.float32) + noise, 0, 255).astype(np.uint8)
+    if rng.random() < config.jpeg_prob:
+        quality = int(rng.integers(config.jpeg_quality[0], config.jpeg_quality[1] + 1))
+        _, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+        image = cv2.imdecode(encoded, cv2.IMREAD_COLOR)
     return image
 
 

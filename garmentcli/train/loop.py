@@ -18,7 +18,7 @@ from typing import Any
 
 from garmentcli.errors import InputError, require_torch
 from garmentcli.models.codec import TargetCodec
-from garmentcli.models.config import ModelConfig
+from garmentcli.models.config import SCRATCH_BACKBONE, ModelConfig
 from garmentcli.models.network import build_network, count_parameters
 from garmentcli.train.augment import AugmentConfig
 from garmentcli.train.checkpoint import load_checkpoint, restore_rng_state, save_checkpoint
@@ -46,6 +46,14 @@ class TrainOptions:
     device: str = "cpu"
     seed: int = 0
     grad_clip: float = 10.0
+    pretrained: bool = True
+    """Start an EfficientNet-Lite backbone from its ImageNet weights (ignored by the from-scratch backbone)."""
+    freeze_stages: int = 2
+    """Backbone stages (of 5: stem to stride 2, then strides 4, 8, 16, 32) kept frozen, batch norms included:
+    the early, generic features carry from synthetic to real photos best untouched (Hinterstoisser et al.
+    2018), and their backward pass is the costliest on a CPU. Only with ``pretrained``."""
+    backbone_lr: float = 0.5
+    """Learning rate of the trainable backbone stages relative to ``lr`` (pretrained backbones only)."""
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     weights: LossWeights = field(default_factory=LossWeights)
 
@@ -62,11 +70,33 @@ def resolve_device(name: str) -> Any:
     return torch.device(name)
 
 
-def _parameter_groups(network: Any, weight_decay: float) -> list[dict[str, Any]]:
-    """AdamW groups: weight decay on convolution weights only, none on norms and biases."""
-    decayed = [p for p in network.parameters() if p.ndim > 1]
-    plain = [p for p in network.parameters() if p.ndim <= 1]
-    return [{"params": decayed, "weight_decay": weight_decay}, {"params": plain, "weight_decay": 0.0}]
+def _pretrained(config: ModelConfig, options: TrainOptions) -> bool:
+    return options.pretrained and config.backbone != SCRATCH_BACKBONE
+
+
+def frozen_stages(network: Any, options: TrainOptions) -> list[Any]:
+    """The backbone stages that training leaves untouched (weights and batch-norm statistics)."""
+    if not _pretrained(network.config, options):
+        return []
+    return network.backbone.stages()[: options.freeze_stages]
+
+
+def _parameter_groups(network: Any, options: TrainOptions) -> list[dict[str, Any]]:
+    """AdamW groups: weight decay on convolution weights only, none on norms and biases; frozen stages left out;
+    a pretrained backbone at ``backbone_lr`` times the learning rate."""
+    frozen = {id(p) for stage in frozen_stages(network, options) for p in stage.parameters()}
+    backbone = {id(p) for p in network.backbone.parameters()} if _pretrained(network.config, options) else set()
+    groups = []
+    for in_backbone in (False, True):
+        for decayed in (True, False):
+            params = [
+                p
+                for p in network.parameters()
+                if id(p) not in frozen and (id(p) in backbone) == in_backbone and (p.ndim > 1) == decayed
+            ]
+            lr = options.lr * (options.backbone_lr if in_backbone else 1.0)
+            groups.append({"params": params, "weight_decay": options.weight_decay if decayed else 0.0, "lr": lr})
+    return [g for g in groups if g["params"]]
 
 
 def _loader(dataset: GarmentDataset, options: TrainOptions, epoch: int, shuffle: bool) -> Any:
@@ -99,6 +129,8 @@ class Trainer:
     step: int = 0
     history: list[dict[str, float]] = field(default_factory=list)
     best_score: float = -math.inf
+    fresh: bool = True
+    """A new run (pretrained weights are loaded); False when :func:`resume_trainer` restores a checkpoint."""
 
     def __post_init__(self) -> None:
         from garmentcli.train.schedule import make_scheduler
@@ -106,10 +138,16 @@ class Trainer:
         torch.manual_seed(self.options.seed)
         self.device = resolve_device(self.options.device)
         self.codec = TargetCodec(self.config)
-        self.network = build_network(self.config).to(self.device)
-        self.optimizer = torch.optim.AdamW(
-            _parameter_groups(self.network, self.options.weight_decay), lr=self.options.lr
-        )
+        self.network = build_network(self.config)
+        if self.fresh and _pretrained(self.config, self.options):
+            from garmentcli.models.efficientnet_lite import load_imagenet_weights
+
+            load_imagenet_weights(self.network.backbone)
+        self.frozen = frozen_stages(self.network, self.options)
+        for stage in self.frozen:
+            stage.requires_grad_(False)
+        self.network.to(self.device)
+        self.optimizer = torch.optim.AdamW(_parameter_groups(self.network, self.options), lr=self.options.lr)
         self.steps_per_epoch = max(1, len(self.train_samples) // self.options.batch_size)
         if len(self.train_samples) < self.options.batch_size:
             raise InputError(
@@ -155,6 +193,8 @@ class Trainer:
     def train_epoch(self, hook: ProgressHook | None) -> dict[str, float]:
         """One pass over the training data; returns the mean of every loss term."""
         self.network.train()
+        for stage in self.frozen:
+            stage.eval()  # frozen batch norms keep their ImageNet statistics
         self.train_set.set_epoch(self.epoch)
         sums: dict[str, float] = {}
         steps = 0
@@ -232,7 +272,8 @@ def resume_trainer(
         options.device = device
     if workers is not None:
         options.workers = workers
-    trainer = Trainer(out, ModelConfig.from_dict(state["config"]), options, train_samples, val_samples)
+    config = ModelConfig.from_dict(state["config"])
+    trainer = Trainer(out, config, options, train_samples, val_samples, fresh=False)
     trainer.load_state(state)
     return trainer
 
