@@ -5,7 +5,10 @@ A DATA argument is one of
 - a DeepFashion2 split folder (``annos/`` + ``image/``) — also what ``garmentkp synth`` writes;
 - an FLD folder (``Anno/list_landmarks.txt`` beside the ``img/`` folder);
 - a COCO keypoint JSON, its images found beside it, in ``image/`` or ``images/`` next to it,
-  or in an explicit folder given as ``coco.json@path/to/images``.
+  or in an explicit folder given as ``coco.json@path/to/images``;
+- weakly-labelled photos as ``PHOTO_DIR@MAPPING.json``: a folder per class and a mapping of each
+  class to the categories it allows (:mod:`garmentcli.io.folder_labels`): no boxes or landmarks,
+  only which categories the photo may show (none for hard negatives such as hats and shoes).
 
 Annotations are read with :func:`garmentcli.io.formats.read_annotations`; targets are made by
 the model's :class:`~garmentcli.models.codec.TargetCodec` (the one source of truth shared with
@@ -37,6 +40,13 @@ class Sample:
 
     path: Path
     record: ImageRecord
+    allowed: frozenset[int] | None = None
+    """For a weakly-labelled photo, the category ids its garment may have (empty: it shows no garment);
+    ``None`` for a fully annotated image."""
+
+    @property
+    def weak(self) -> bool:
+        return self.allowed is not None
 
 
 def _split_spec(spec: str) -> tuple[Path, Path | None]:
@@ -63,6 +73,23 @@ def _resolve(root_candidates: list[Path], record: ImageRecord) -> Path | None:
     return None
 
 
+def _weak_samples(root: Path, mapping: Path, on_error: Callable[[str], None]) -> list[Sample]:
+    """The photos of a ``PHOTO_DIR@MAPPING.json`` source as samples without garments (unreadable ones reported)."""
+    from garmentcli.errors import ImageReadError
+    from garmentcli.io.folder_labels import read_labelled_photos
+    from garmentcli.io.images import image_size
+
+    samples: list[Sample] = []
+    for photo in read_labelled_photos(root, mapping):
+        try:
+            width, height = image_size(photo.path)
+        except ImageReadError as exc:
+            on_error(str(exc))
+            continue
+        samples.append(Sample(photo.path, ImageRecord(len(samples) + 1, photo.name, width, height, []), photo.allowed))
+    return samples
+
+
 def load_samples(specs: Sequence[str], on_error: Callable[[str], None]) -> list[Sample]:
     """Read every DATA argument into samples; images that cannot be found are reported and skipped.
 
@@ -76,6 +103,9 @@ def load_samples(specs: Sequence[str], on_error: Callable[[str], None]) -> list[
         path, explicit = _split_spec(spec)
         if not path.exists():
             raise InputError(f"{path}: training data not found")
+        if path.is_dir() and explicit is not None and explicit.suffix == ".json":
+            samples += _weak_samples(path, explicit, on_error)
+            continue
         if explicit is not None and not explicit.is_dir():
             raise InputError(f"{explicit}: image folder not found")
         annotations: AnnotationSet = read_annotations(
@@ -144,5 +174,17 @@ class GarmentDataset(torch.utils.data.Dataset):
     def __getitem__(self, index: int) -> tuple[Any, dict[str, Any]]:
         canvas, garments, _ = self.prepare(index)
         targets = self.codec.encode(garments, (self.input_size, self.input_size))
+        targets.update(weak_targets(self.samples[index].allowed, self.codec.config.num_categories))
         image = torch.from_numpy(np.ascontiguousarray(canvas.transpose(2, 0, 1)))
         return image, {name: torch.from_numpy(np.asarray(value)) for name, value in targets.items()}
+
+
+def weak_targets(allowed: frozenset[int] | None, num_categories: int) -> dict[str, np.ndarray]:
+    """``weak`` (1 for a weakly-labelled photo) and ``allowed`` (its allowed categories as a 0/1 vector).
+
+    Every sample carries both, so that batches mixing both kinds of data collate.
+    """
+    vector = np.zeros(num_categories, np.float32)
+    for category in allowed or ():
+        vector[category - 1] = 1.0
+    return {"weak": np.float32(allowed is not None), "allowed": vector}

@@ -16,10 +16,11 @@ torch = require_torch()
 functional = torch.nn.functional
 
 
-def focal_loss(logits: Any, target: Any, alpha: float = 2.0, beta: float = 4.0) -> Any:
+def focal_loss(logits: Any, target: Any, alpha: float = 2.0, beta: float = 4.0, mask: Any = None) -> Any:
     """CenterNet's focal loss between heatmap logits and a Gaussian-splatted target in [0, 1].
 
-    Normalised by the number of peaks (pixels where the target is 1), at least one.
+    Normalised by the number of peaks (pixels where the target is 1), at least one. ``mask``
+    (broadcast to the heatmaps, e.g. ``(B, C, 1, 1)``) keeps only the channels it marks.
     """
     logits = logits.float()
     target = target.float()
@@ -27,9 +28,12 @@ def focal_loss(logits: Any, target: Any, alpha: float = 2.0, beta: float = 4.0) 
     log_p = functional.logsigmoid(logits)
     log_not_p = functional.logsigmoid(-logits)
     prob = log_p.exp()
-    positive_term = (log_p * (1 - prob).pow(alpha) * positive).sum()
-    negative_term = (log_not_p * prob.pow(alpha) * (1 - target).pow(beta) * (1 - positive)).sum()
-    return -(positive_term + negative_term) / positive.sum().clamp(min=1.0)
+    positive_term = log_p * (1 - prob).pow(alpha) * positive
+    negative_term = log_not_p * prob.pow(alpha) * (1 - target).pow(beta) * (1 - positive)
+    terms = positive_term + negative_term
+    if mask is not None:
+        terms = terms * mask.float()
+    return -terms.sum() / positive.sum().clamp(min=1.0)
 
 
 def masked_l1(prediction: Any, target: Any, mask: Any) -> Any:
@@ -57,6 +61,8 @@ class LossWeights:
     landmark_regression: float = 1.0
     landmark_heatmap: float = 1.0
     landmark_offset: float = 1.0
+    weak_category: float = 1.0
+    """Weakly-labelled photos: an allowed category must fire somewhere (see :func:`weak_category_loss`)."""
 
 
 def gather_landmark_offsets(feature: Any, indices: Any) -> Any:
@@ -68,28 +74,57 @@ def gather_landmark_offsets(feature: Any, indices: Any) -> Any:
     return torch.gather(flat, 3, cells).permute(0, 3, 1, 2)
 
 
+def weak_category_loss(logits: Any, allowed: Any, weak: Any, alpha: float = 2.0) -> Any:
+    """Partial-label loss of weakly-labelled photos that show a garment: its category is one of ``allowed``.
+
+    Multiple-instance form: the photo's score for a category is its centre heatmap's peak, and the
+    best-scoring allowed category is pushed up with a focal-weighted log loss (the categories it
+    cannot be are pushed down everywhere by the masked centre focal loss). Mean over those photos.
+    """
+    allowed = allowed.float()
+    shows = weak.float() * (allowed.sum(dim=1) > 0).float()
+    peaks = logits.float().flatten(2).amax(dim=2)
+    best = peaks.masked_fill(allowed == 0, -1e4).amax(dim=1)
+    prob = torch.sigmoid(best)
+    terms = -functional.logsigmoid(best) * (1 - prob).pow(alpha)
+    return (terms * shows).sum() / shows.sum().clamp(min=1.0)
+
+
 def detection_losses(outputs: dict[str, Any], targets: dict[str, Any], weights: LossWeights) -> dict[str, Any]:
     """Every loss term of a batch (head outputs vs. :meth:`TargetCodec.encode` targets) and their weighted sum.
 
-    Returns ``{"loss": total, "loss_<head>": term, ...}``.
+    Returns ``{"loss": total, "loss_<head>": term, ...}``. Batches may mix fully annotated images with
+    weakly-labelled photos (targets ``weak`` and ``allowed``, see :func:`garmentcli.train.data.weak_targets`);
+    without those targets every image counts as fully annotated.
     """
-    objects = targets["object_mask"].unsqueeze(-1)
     batch, slots = targets["indices"].shape
+    num_categories = outputs["center_heatmap"].shape[1]
+    weak_flag = targets.get("weak", torch.zeros(batch, device=targets["indices"].device))
+    allowed_set = targets.get("allowed", torch.zeros(batch, num_categories, device=weak_flag.device))
+    weak = weak_flag.float().view(-1, 1, 1, 1)
+    allowed = allowed_set.float()[..., None, None]
+    # a weakly-labelled photo teaches the centre heatmaps of the categories it cannot show (all of
+    # them for a hard negative) and, when it shows no garment at all, the landmark heatmaps
+    centre_mask = 1 - weak * allowed
+    negative = weak * (allowed.sum(dim=1, keepdim=True) == 0).float()
+    landmark_mask = (1 - weak) + negative
+    objects = targets["object_mask"].unsqueeze(-1)
     landmarks = targets["landmark_mask"].unsqueeze(-1)
     regression = gather_at(outputs["landmark_regression"], targets["indices"]).reshape(batch, slots, -1, 2)
     terms = {
-        "center_heatmap": focal_loss(outputs["center_heatmap"], targets["center_heatmap"]),
+        "center_heatmap": focal_loss(outputs["center_heatmap"], targets["center_heatmap"], mask=centre_mask),
         "center_offset": masked_l1(
             gather_at(outputs["center_offset"], targets["indices"]), targets["center_offset"], objects
         ),
         "box_size": masked_l1(gather_at(outputs["box_size"], targets["indices"]), targets["box_size"], objects),
         "landmark_regression": masked_l1(regression, targets["landmark_regression"], landmarks),
-        "landmark_heatmap": focal_loss(outputs["landmark_heatmap"], targets["landmark_heatmap"]),
+        "landmark_heatmap": focal_loss(outputs["landmark_heatmap"], targets["landmark_heatmap"], mask=landmark_mask),
         "landmark_offset": masked_l1(
             gather_landmark_offsets(outputs["landmark_offset"], targets["landmark_indices"]),
             targets["landmark_offset"],
             landmarks,
         ),
+        "weak_category": weak_category_loss(outputs["center_heatmap"], allowed_set, weak_flag),
     }
     total = sum(getattr(weights, name) * value for name, value in terms.items())
     return {"loss": total, **{f"loss_{name}": value for name, value in terms.items()}}
