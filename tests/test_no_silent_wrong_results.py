@@ -460,3 +460,62 @@ def test_case7_synth_refuses_a_used_folder_and_a_resumed_run_writes_the_same_coc
     assert resumed.exit_code == 0, resumed.output
     assert "4 kept from before" in resumed.output
     assert (part / "coco.json").read_bytes() == reference
+
+
+# ------------------------------------------------------------------------------ the failures list
+
+
+def _failures(path: Path) -> list[list[str]]:
+    return [line.split("\t") for line in path.read_text().splitlines()]
+
+
+def test_failures_file_lists_each_failed_input_with_its_reason(tiny, tmp_path, monkeypatch):
+    photos = _photos(tmp_path / "photos", 2)
+    broken = photos / "broken.jpg"
+    broken.write_bytes(b"not a picture")
+    listed = tmp_path / "detect.tsv"
+    result = _detect(tiny, str(photos), "-o", str(tmp_path / "pred.json"), "--failures", str(listed))
+    assert result.exit_code == 2, result.output
+    ((item, reason),) = _failures(listed)
+    assert item == str(broken) and reason.startswith(str(broken)) and reason in result.output.replace("\n", "")
+    # the first column re-runs just those
+    again = runner.invoke(
+        app, ["detect", "-", "-o", str(tmp_path / "again.json"), "--model", str(tiny)], input=item + "\n"
+    )
+    assert again.exit_code == 2 and "0 images" in again.output
+
+    listed = tmp_path / "measure.tsv"
+    args = ["measure", str(photos), "-o", str(tmp_path / "sizes.csv"), "--px-per-cm", "10", "--model", str(tiny)]
+    result = runner.invoke(app, [*args, "--no-refine", "--no-flip", "--failures", str(listed)])
+    assert result.exit_code == 2, result.output
+    assert [row[0] for row in _failures(listed)] == [str(broken)]
+
+    gt = tmp_path / "gt.json"
+    write_annotations(sample_set(), gt, "coco")
+    data = json.loads(gt.read_text())
+    data["annotations"][1]["bbox"] = [50.0, 50.0, -40.0, -40.0]
+    gt.write_text(json.dumps(data))
+    listed = tmp_path / "convert.tsv"
+    result = runner.invoke(app, ["convert", str(gt), "-o", str(tmp_path / "gt.jsonl"), "--failures", str(listed)])
+    assert result.exit_code == 2, result.output
+    assert _failures(listed) == [[str(gt), f"{gt}: annotation id=12: box has no area: w=-40, h=-40"]]
+
+    import garmentcli.synth.writer as writer
+
+    real = writer.render_one
+
+    def fail_the_second(config, index):
+        if index == 1:
+            raise RuntimeError("a generator bug")
+        return real(config, index)
+
+    monkeypatch.setattr(writer, "render_one", fail_the_second)
+    listed = tmp_path / "synth.tsv"
+    result = _synth(tmp_path / "data", "--count", "3", "--failures", str(listed))
+    assert result.exit_code == 2, result.output
+    ((item, reason),) = _failures(listed)
+    assert item == str(tmp_path / "data" / "image" / "000002.jpg") and "a generator bug" in reason
+
+    listed = tmp_path / "none.tsv"  # a clean run writes an empty list
+    assert _synth(tmp_path / "clean", "--count", "1", "--failures", str(listed)).exit_code == 0
+    assert listed.read_text() == ""

@@ -42,6 +42,13 @@ class CliState:
 STATE = CliState()
 
 
+def _one_line(text: str) -> str:
+    return text.replace("\t", " ").replace("\r", " ").replace("\n", " ")
+
+
+FAILURES_HELP = "Also write the failed inputs with their reasons here: INPUT<TAB>REASON, one line each."
+
+
 def error(message: str) -> None:
     """Print a one-line error (the message should name the file and entry)."""
     console.print(f"[red]error:[/] {escape(message)}", soft_wrap=True)
@@ -72,13 +79,48 @@ def make_progress() -> Progress:
 
 @dataclass
 class FailureLog:
-    """Per-item failures of a batch: reported one line each as they happen, counted for the exit code."""
+    """Per-item failures of a batch: reported one line each as they happen, counted for the exit code,
+    and listed in a file with :meth:`recording` (``--failures FILE``).
+
+    Each failure has the input it is about: given by the caller, else the file its message starts
+    with (messages name their file first), else :attr:`input`.
+    """
 
     failures: list[str] = field(default_factory=list)
+    items: list[str] = field(default_factory=list)
+    input: str = ""
+    """The input a failure is about when neither the caller nor its message names one."""
 
-    def add(self, message: str) -> None:
+    def add(self, message: str, item: str | Path | None = None) -> None:
         self.failures.append(message)
+        self.items.append(str(item) if item is not None else self._named_input(message))
         error(message)
+
+    def _named_input(self, message: str) -> str:
+        start = message.find(": ")
+        while start > 0:
+            if Path(message[:start]).exists():
+                return message[:start]
+            start = message.find(": ", start + 2)
+        return self.input
+
+    def write(self, path: str | Path) -> None:
+        """``INPUT<TAB>REASON``, one line per failure (an empty file when there were none): the first
+        column re-runs just those, e.g. ``cut -f1 FILE | garmentkp detect - -o more.json``."""
+        from garmentcli.io.atomic import atomic_write
+
+        with atomic_write(path, "w") as handle:
+            for item, message in zip(self.items, self.failures, strict=True):
+                handle.write(f"{_one_line(item)}\t{_one_line(message)}\n")
+
+    @contextlib.contextmanager
+    def recording(self, path: str | Path | None) -> Iterator[FailureLog]:
+        """Write the list to ``path`` (when given) at the end of the body, also when it is interrupted."""
+        try:
+            yield self
+        finally:
+            if path is not None:
+                self.write(path)
 
     def __len__(self) -> int:
         return len(self.failures)

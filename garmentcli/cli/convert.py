@@ -62,6 +62,7 @@ def convert(
             "(default: image/ of a DeepFashion2 split, else SRC's folder).",
         ),
     ] = None,
+    failures_file: Annotated[Path | None, typer.Option("--failures", help=common.FAILURES_HELP)] = None,
 ) -> None:
     """Convert between DeepFashion2, COCO, result lists, FLD, CSV, JSON Lines, YOLO-pose, CVAT and Label Studio.
 
@@ -81,8 +82,11 @@ def convert(
     dst_format = to_format or guess_write_format(Path(output))
     if output == "-" and dst_format == "df2":
         raise InputError("df2 output is a folder of files; give a folder with -o, not '-'")
-    failures = common.FailureLog()
-    with common.writing("convert", output, *companion_paths(Path(output), dst_format)):
+    failures = common.FailureLog(input=source)
+    with (
+        common.writing("convert", output, *companion_paths(Path(output), dst_format), failures_file),
+        failures.recording(failures_file),
+    ):
         images = read_annotations(images_from) if images_from is not None else None
         aset = read_annotations(source, src_format, on_error=failures.add, images=images)
         if not aset.images and failures:

@@ -58,6 +58,7 @@ def detect(
     resume: Annotated[
         bool, typer.Option("--resume", help="Skip images already in OUTPUT (after an interrupted run).")
     ] = False,
+    failures_file: Annotated[Path | None, typer.Option("--failures", help=common.FAILURES_HELP)] = None,
 ) -> None:
     """Detect garments and their DeepFashion2 landmarks in images.
 
@@ -76,7 +77,11 @@ def detect(
     images = garments = 0
     start = time.perf_counter()
     run = run_record(detection_settings(predictor), found[0].root)
-    with common.writing("detect", output, viz), DetectionSink(output, resume, run) as sink:
+    with (
+        common.writing("detect", output, viz, failures_file),
+        failures.recording(failures_file),
+        DetectionSink(output, resume, run) as sink,
+    ):
         todo = {image_id: s for s, image_id in zip(found, ids, strict=True) if s.name not in sink.done}
         if sink.done:
             common.info(f"resuming: {len(found) - len(todo)} of {len(found)} images already done")
@@ -85,7 +90,9 @@ def detect(
         with common.make_progress() as progress:
             task = progress.add_task("detect", total=len(todo))
             records = predictor.predict_sources(
-                list(todo.values()), list(todo), on_error=lambda source, exc: failures.add(_message(source, exc))
+                list(todo.values()),
+                list(todo),
+                on_error=lambda source, exc: failures.add(_message(source, exc), source.path),
             )
             for record in records:
                 with predictor.timer.measure("write"):

@@ -96,6 +96,7 @@ def measure(
     flip: Annotated[
         bool, typer.Option(help="Image inputs: average with the mirrored image (flip augmentation).")
     ] = True,
+    failures_file: Annotated[Path | None, typer.Option("--failures", help=common.FAILURES_HELP)] = None,
 ) -> None:
     """Measure garments in cm: one row per garment with each measurement, the calibration used and flags.
 
@@ -104,7 +105,7 @@ def measure(
     """
     calibrator = make_calibrator(px_per_cm, dpi, marker, board, max_tilt)
     chosen = load_definitions(definitions)
-    failures = common.FailureLog()
+    failures = common.FailureLog(input=input_path)
     items: Iterable[ImageItem]
     total: int | None = None
     if input_path == "-":
@@ -120,7 +121,11 @@ def measure(
     else:
         raise InputError(f"{input_path}: no such file or folder")
     json_output = as_json or output.suffix.lower() == ".json"
-    with common.writing("measure", output), common.make_progress() as progress:
+    with (
+        common.writing("measure", output, failures_file),
+        failures.recording(failures_file),
+        common.make_progress() as progress,
+    ):
         task = progress.add_task("measuring", total=total)
         rows = measure_items(
             _counted(items, progress, task), calibrator, chosen, failures.add, common.warn, min_confidence

@@ -148,6 +148,7 @@ def synth(
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace the dataset in OUT (its image/, annos/, coco.json).")
     ] = False,
+    failures_file: Annotated[Path | None, typer.Option("--failures", help=common.FAILURES_HELP)] = None,
 ) -> None:
     """Generate annotated flat-lay garment photos with true landmarks, visibility and measurements in cm.
 
@@ -167,11 +168,20 @@ def synth(
     workers = workers or max(
         1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     )
-    failures = common.FailureLog()
-    with common.writing("synth", out), common.make_progress() as progress:
+    failures = common.FailureLog(input=str(out))
+
+    def failed(message: str) -> None:
+        number = re.match(r"image (\d+):", message)
+        failures.add(message, out / IMAGE_DIR / f"{int(number.group(1)):06d}.jpg" if number else None)
+
+    with (
+        common.writing("synth", out, failures_file),
+        failures.recording(failures_file),
+        common.make_progress() as progress,
+    ):
         prepare_folder(out, config, count, resume, overwrite)
         task = progress.add_task("synth", total=count)
-        summary = write_dataset(out, config, count, workers, resume, lambda n: progress.advance(task, n), failures.add)
+        summary = write_dataset(out, config, count, workers, resume, lambda n: progress.advance(task, n), failed)
     resumed = f", {summary.skipped} kept from before" if summary.skipped else ""
     common.info(f"wrote {summary.written} images to {out}{resumed}; {len(failures)} failed")
     raise typer.Exit(failures.exit_code)
