@@ -5,8 +5,8 @@ from io_samples import assert_sets_equal
 from garmentcli.errors import InputError
 from garmentcli.io.coco import read_coco, write_coco
 from garmentcli.io.fld import find_fld_files, read_fld
-from garmentcli.io.garments import FLD_CATEGORY_IDS, landmark_names
-from garmentcli.schema.fld import FLD_LANDMARKS
+from garmentcli.schema.fld import FLD_CATEGORY_IDS, FLD_LANDMARKS
+from garmentcli.schema.garments import landmark_names
 
 UPPER = "img/a/img_00000001.jpg 1 0  0 10 20  1 30 20  2 5 40  0 35 40  0 12 80  1 28 80" + "  0 0 0" * 2
 LOWER = "img/b/img_00000002.jpg 2 1  0 11 21  0 31 21  1 9 70  0 33 70"  # the unused slots omitted

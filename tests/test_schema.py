@@ -2,14 +2,10 @@ import numpy as np
 import pytest
 
 from garmentcli.errors import FormatError, SchemaError
+from garmentcli.io.visibility import from_codes, to_codes
 from garmentcli.schema import DF2, NUM_LANDMARKS, Garment, mirror_name
-from garmentcli.schema.fld import (
-    FLD_LANDMARKS,
-    coco_visibility_to_fld,
-    df2_names_for,
-    df2_to_fld,
-    fld_visibility_to_coco,
-)
+from garmentcli.schema.fld import FLD_LANDMARKS, df2_names_for, df2_to_fld
+from garmentcli.schema.garments import landmarks_from_flat
 from garmentcli.schema.layout import parse_layout
 
 
@@ -71,11 +67,12 @@ def test_garment_vector_round_trip_and_validation():
     category = DF2.category("skirt")
     landmarks = np.column_stack([rng.uniform(0, 100, (8, 2)), np.full(8, 2)])
     garment = Garment(9, [1, 2, 30, 40], landmarks)
-    vector = garment.vector294()
+    vector = garment.slots()
     assert vector.shape == (294, 3)
     assert np.count_nonzero(vector[: category.offset]) == 0
-    back = Garment.from_vector294(9, [1, 2, 30, 40], vector.ravel())
-    np.testing.assert_array_equal(back.landmarks, landmarks)
+    np.testing.assert_array_equal(landmarks_from_flat(9, vector.ravel().tolist()), landmarks)
+    fld = Garment(103, [1, 2, 30, 40], np.ones((8, 3))).slots()
+    assert fld.shape == (8, 3)
     garment.validate()
     with pytest.raises(FormatError, match="skirt needs 8 landmarks, got 7"):
         Garment(9, [1, 2, 3, 4], landmarks[:7]).validate()
@@ -84,7 +81,7 @@ def test_garment_vector_round_trip_and_validation():
     with pytest.raises(FormatError, match="no area"):
         Garment(9, [1, 2, 0, 4], landmarks).validate()
     with pytest.raises(FormatError, match="881 values"):
-        Garment.from_vector294(9, [0, 0, 1, 1], np.zeros(881))
+        landmarks_from_flat(9, [0.0] * 881)
 
 
 def test_fld_mapping_and_visibility():
@@ -94,8 +91,8 @@ def test_fld_mapping_and_visibility():
     assert df2_names_for("left_hem", DF2.category("trousers")) == ("leg_outer_l", "leg_inner_l")
     assert df2_names_for("left_collar", DF2.category("skirt")) is None
     v = np.array([0, 1, 2])
-    np.testing.assert_array_equal(fld_visibility_to_coco(v), [2, 1, 0])
-    np.testing.assert_array_equal(coco_visibility_to_fld(fld_visibility_to_coco(v)), v)
+    np.testing.assert_array_equal(from_codes(v, "fld"), [2, 1, 0])
+    np.testing.assert_array_equal(to_codes(from_codes(v, "fld"), "fld"), v)
 
 
 def test_df2_to_fld_averages_the_cuff():

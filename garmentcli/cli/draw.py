@@ -14,8 +14,8 @@ from garmentcli.cli import common
 from garmentcli.errors import GarmentError, InputError
 from garmentcli.io.df2 import default_image_folder
 from garmentcli.io.formats import READERS, read_annotations
-from garmentcli.io.garments import category_id_of
 from garmentcli.io.images import read_image, write_image
+from garmentcli.schema.garments import category_id_of
 from garmentcli.schema.records import RUN_KEY, AnnotationSet, ImageRecord
 from garmentcli.viz.draw import contact_sheet, draw_garments
 

@@ -13,9 +13,9 @@ from rich.table import Table
 from garmentcli.cli import common
 from garmentcli.errors import InputError
 from garmentcli.io.atomic import atomic_write
-from garmentcli.io.columnar import Instances, load_instances
 from garmentcli.io.jsonio import dump_json
 from garmentcli.metrics import METRICS, evaluate
+from garmentcli.metrics.instances import Instances, load_instances
 from garmentcli.metrics.pairing import IMAGE_PAIRINGS, PAIRINGS, ImagePairing, pair_images
 from garmentcli.metrics.report import CSV_HEADER, csv_rows, format_value, section_tables
 from garmentcli.schema.layout import NUM_LANDMARKS

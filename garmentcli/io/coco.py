@@ -25,21 +25,12 @@ import numpy as np
 
 from garmentcli.errors import FormatError, GarmentError
 from garmentcli.io.atomic import atomic_write
-from garmentcli.io.columnar import parse_coco_bytes
-from garmentcli.io.garments import (
-    FLD_CATEGORY_BASE,
-    FLD_CATEGORY_IDS,
-    FLD_CATEGORY_NAMES,
-    category_id_of,
-    is_fld,
-    landmarks_from_flat,
-    normalise_name,
-    validate_garment,
-)
+from garmentcli.io.fastjson import parse_coco_bytes
 from garmentcli.io.jsonio import OnError, dump_json, raise_on_error, read_bytes, write_list_items
-from garmentcli.schema.fld import FLD_LANDMARKS
+from garmentcli.schema.fld import FLD_CATEGORY_BASE, FLD_CATEGORY_IDS, FLD_CATEGORY_NAMES, FLD_LANDMARKS, is_fld
+from garmentcli.schema.garments import category_id_of, garment_from_fields, landmarks_from_flat, normalise_name
 from garmentcli.schema.layout import DF2, NUM_LANDMARKS
-from garmentcli.schema.records import ATTRIBUTE_KEYS, AnnotationSet, Garment, ImageRecord, entry_label
+from garmentcli.schema.records import AnnotationSet, Garment, ImageRecord, entry_label
 
 _GARMENT_KEYS = frozenset({"id", "image_id", "category_id", "bbox", "keypoints", "score", "segmentation"})
 _DERIVED_KEYS = frozenset({"area", "num_keypoints", "iscrowd"})
@@ -82,24 +73,11 @@ def garment_from_entry(entry: Any, category_id: int, keypoints: np.ndarray | Non
     raw_box = entry.get("bbox")
     try:
         bbox = box_from_landmarks(landmarks) if raw_box is None else np.asarray(raw_box, dtype=np.float64)
-        if bbox.shape != (4,):
-            raise FormatError(f"bbox has {bbox.size} values, expected 4")
-        score = entry.get("score")
-        score = None if score is None else float(score)
     except (TypeError, ValueError) as exc:
         raise FormatError(f"bbox or score is not numeric ({exc})") from None
-    extra = {k: v for k, v in entry.items() if k not in _GARMENT_KEYS and k not in ATTRIBUTE_KEYS}
-    garment = Garment(
-        category_id,
-        bbox,
-        landmarks,
-        score=score,
-        id=entry.get("id"),
-        segmentation=entry.get("segmentation") or None,
-        attributes={k: entry[k] for k in ATTRIBUTE_KEYS if k in entry},
-        extra=extra,
-    )
-    validate_garment(garment)
+    if bbox.shape != (4,):
+        raise FormatError(f"bbox has {bbox.size} values, expected 4")
+    garment = garment_from_fields(entry, category_id, bbox, landmarks, _GARMENT_KEYS)
     _drop_derived(garment)
     if is_fld(category_id):
         garment.extra.pop("clothes_type", None)
@@ -302,16 +280,6 @@ def coco_categories(layout: str = "df2") -> list[dict]:
     ]
 
 
-def keypoint_vector(garment: Garment) -> np.ndarray:
-    """The flat keypoint vector written for a garment: 882 values for DeepFashion2, 24 for FLD."""
-    if is_fld(garment.category_id):
-        return np.ascontiguousarray(garment.landmarks, dtype=np.float64).ravel()
-    full = np.zeros(3 * NUM_LANDMARKS)
-    part = garment.category.slice
-    full[3 * part.start : 3 * part.stop] = garment.landmarks.ravel()
-    return full
-
-
 def _garment_ids(aset: AnnotationSet) -> Iterator[int]:
     """One unique annotation id per garment: its own where free, new ones after the largest otherwise."""
     own = [g.id for _, g in aset.garments()]
@@ -342,7 +310,7 @@ def annotation_entries(aset: AnnotationSet) -> Iterator[dict]:
             "area": garment.area,
             "iscrowd": 0,
             "num_keypoints": garment.num_labelled,
-            "keypoints": keypoint_vector(garment),
+            "keypoints": garment.slots().ravel(),
             "segmentation": garment.segmentation or [],
         }
         if fld:
@@ -363,7 +331,7 @@ def result_entries(aset: AnnotationSet) -> Iterator[dict]:
             "image_id": image.id,
             "category_id": garment.category_id,
             "bbox": garment.bbox.tolist(),
-            "keypoints": keypoint_vector(garment),
+            "keypoints": garment.slots().ravel(),
             "score": 1.0 if garment.score is None else garment.score,
         }
 

@@ -35,16 +35,10 @@ from garmentcli.errors import FormatError, InputError, SchemaError
 from garmentcli.io.atomic import atomic_write
 from garmentcli.io.coco import box_from_landmarks
 from garmentcli.io.df2 import image_ids_from_names
-from garmentcli.io.garments import (
-    FLD_CATEGORY_IDS,
-    category_id_of,
-    category_name,
-    is_fld,
-    landmark_names,
-    validate_garment,
-)
 from garmentcli.io.jsonio import OnError, raise_on_error, write_json
 from garmentcli.io.visibility import canonical_flags, from_cvat, to_cvat
+from garmentcli.schema.fld import FLD_CATEGORY_IDS, is_fld
+from garmentcli.schema.garments import category_id_of, category_name, landmark_names, validate_garment
 from garmentcli.schema.layout import DF2
 from garmentcli.schema.records import AnnotationSet, Garment, ImageRecord
 

@@ -19,10 +19,10 @@ from typing import Any
 
 from garmentcli.errors import FormatError, InputError, SchemaError
 from garmentcli.io.atomic import atomic_write
-from garmentcli.io.garments import category_id_of, category_name, landmarks_from_flat, validate_garment
 from garmentcli.io.images import IMAGE_SUFFIXES, image_size
 from garmentcli.io.jsonio import OnError, dump_json, load_json, raise_on_error
-from garmentcli.schema.records import ATTRIBUTE_KEYS, AnnotationSet, Garment, ImageRecord
+from garmentcli.schema.garments import category_id_of, category_name, garment_from_fields
+from garmentcli.schema.records import AnnotationSet, Garment, ImageRecord
 
 ANNOS_DIR, IMAGE_DIR = "annos", "image"
 _ITEM = re.compile(r"item(\d+)")
@@ -88,24 +88,14 @@ def _garment_from_item(item: Any) -> Garment:
     try:
         category_id = category_id_of(key)
         x1, y1, x2, y2 = (float(v) for v in item["bounding_box"])
-        score = None if item.get("score") is None else float(item["score"])
     except KeyError:
         raise FormatError("no bounding_box") from None
     except (TypeError, ValueError) as exc:
-        raise FormatError(f"bounding_box or score is not 4 numbers ({exc})") from None
+        raise FormatError(f"bounding_box is not 4 numbers ({exc})") from None
     except SchemaError as exc:  # unknown category
         raise FormatError(str(exc)) from None
-    garment = Garment(
-        category_id,
-        [x1, y1, side(x1, x2), side(y1, y2)],
-        landmarks_from_flat(category_id, item.get("landmarks"), allow_294=False),
-        score=score,
-        segmentation=item.get("segmentation") or None,
-        attributes={k: v for k, v in item.items() if k in ATTRIBUTE_KEYS},  # the file's order, written back
-        extra={k: v for k, v in item.items() if k not in _ITEM_KEYS and k not in ATTRIBUTE_KEYS},
-    )
-    validate_garment(garment)
-    return garment
+    box = [x1, y1, side(x1, x2), side(y1, y2)]
+    return garment_from_fields(item, category_id, box, item.get("landmarks"), _ITEM_KEYS, id_key=None, allow_294=False)
 
 
 def read_df2_anno(

@@ -4,7 +4,7 @@
 and up to 8 × ``visibility x y``), ``Anno/list_bbox.txt`` (``image_name x_1 y_1 x_2 y_2``) and
 ``Eval/list_eval_partition.txt`` (``image_name evaluation_status``). The three may also lie side
 by side in one folder. How FLD garments live in the model is explained in
-:mod:`garmentcli.io.garments`: category 101/102/103 for upper/lower/full body, the 8 FLD slots
+:mod:`garmentcli.schema.fld`: category 101/102/103 for upper/lower/full body, the 8 FLD slots
 (a type's landmarks land in their named slots, the rest stay zero) with COCO visibility
 (FLD truncated becomes 0 "not labelled" with its coordinates kept). ``variation_type`` is kept
 in the garment's ``extra``, ``evaluation_status`` in the image's. Without ``list_bbox.txt`` the
@@ -22,10 +22,11 @@ import pandas as pd
 from garmentcli.errors import FormatError, InputError
 from garmentcli.io.coco import box_from_landmarks
 from garmentcli.io.df2 import image_id_from_name
-from garmentcli.io.garments import FLD_CATEGORY_IDS, validate_garment
 from garmentcli.io.images import image_size
 from garmentcli.io.jsonio import OnError, raise_on_error
-from garmentcli.schema.fld import CLOTHES_TYPES, FLD_LANDMARKS, fld_visibility_to_coco
+from garmentcli.io.visibility import from_codes
+from garmentcli.schema.fld import CLOTHES_TYPES, FLD_CATEGORY_IDS, FLD_LANDMARKS
+from garmentcli.schema.garments import validate_garment
 from garmentcli.schema.records import AnnotationSet, Garment, ImageRecord
 
 LANDMARKS_FILE, BBOX_FILE, PARTITION_FILE = "list_landmarks.txt", "list_bbox.txt", "list_eval_partition.txt"
@@ -106,7 +107,7 @@ def _garment(clothes_type: float, variation: float, triples: np.ndarray, box: li
         raise FormatError("visibility must be 0 visible, 1 occluded or 2 truncated")
     landmarks = np.zeros((_SLOTS, 3))
     landmarks[slots, :2] = used[:, 1:]
-    landmarks[slots, 2] = fld_visibility_to_coco(used[:, 0])
+    landmarks[slots, 2] = from_codes(used[:, 0], "fld")
     if box is not None:
         try:
             x1, y1, x2, y2 = (float(v) for v in box)

@@ -24,9 +24,9 @@ import orjson
 
 from garmentcli.errors import FormatError, InputError, SchemaError
 from garmentcli.io.atomic import atomic_write
-from garmentcli.io.garments import category_id_of, category_name, landmarks_from_flat, validate_garment
 from garmentcli.io.jsonio import OnError, dump_json, parse_json, raise_on_error, read_bytes
-from garmentcli.schema.records import ATTRIBUTE_KEYS, RUN_KEY, AnnotationSet, Garment, ImageRecord
+from garmentcli.schema.garments import category_id_of, category_name, garment_from_fields
+from garmentcli.schema.records import RUN_KEY, AnnotationSet, Garment, ImageRecord
 
 _IMAGE_KEYS = frozenset({"id", "file_name", "width", "height", "garments"})
 _GARMENT_KEYS = frozenset({"id", "category_id", "category_name", "bbox", "landmarks", "score", "segmentation"})
@@ -69,25 +69,12 @@ def garment_from_json(entry: Any) -> Garment:
         raise FormatError("garment is not an object")
     try:
         category_id = category_id_of(entry.get("category_id", entry.get("category_name")))
-        score = None if entry.get("score") is None else float(entry["score"])
-        garment = Garment(
-            category_id,
-            entry["bbox"],
-            landmarks_from_flat(category_id, entry.get("landmarks")),
-            score=score,
-            id=entry.get("id"),
-            segmentation=entry.get("segmentation") or None,
-            attributes={k: entry[k] for k in ATTRIBUTE_KEYS if k in entry},
-            extra={k: v for k, v in entry.items() if k not in _GARMENT_KEYS and k not in ATTRIBUTE_KEYS},
-        )
+        bbox = entry["bbox"]
     except KeyError:
         raise FormatError("garment has no bbox") from None
     except SchemaError as exc:
         raise FormatError(str(exc)) from None
-    except (TypeError, ValueError) as exc:
-        raise FormatError(f"bbox or score is not numeric ({exc})") from None
-    validate_garment(garment)
-    return garment
+    return garment_from_fields(entry, category_id, bbox, entry.get("landmarks"), _GARMENT_KEYS)
 
 
 def image_from_json(entry: Any, on_error: OnError = raise_on_error) -> ImageRecord:

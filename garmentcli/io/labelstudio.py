@@ -36,9 +36,9 @@ from garmentcli.errors import FormatError, SchemaError
 from garmentcli.io.atomic import atomic_write
 from garmentcli.io.cvat import review_categories
 from garmentcli.io.df2 import image_ids_from_names
-from garmentcli.io.garments import category_id_of, category_name, landmark_names, validate_garment
 from garmentcli.io.jsonio import OnError, load_json, raise_on_error, write_json_list
 from garmentcli.io.visibility import OCCLUDED, UNLABELLED, canonical_flags, from_labelstudio, to_labelstudio
+from garmentcli.schema.garments import category_id_of, category_name, landmark_names, validate_garment
 from garmentcli.schema.records import AnnotationSet, Garment, ImageRecord, value_problems
 
 IMAGE, GARMENT, LANDMARK, VISIBILITY = "image", "garment", "landmark", "visibility"

@@ -24,8 +24,8 @@ import pandas as pd
 
 from garmentcli.errors import FormatError, InputError, SchemaError
 from garmentcli.io.atomic import atomic_write
-from garmentcli.io.garments import category_id_of, category_name, landmark_names, validate_garment
 from garmentcli.io.jsonio import OnError, raise_on_error
+from garmentcli.schema.garments import category_id_of, category_name, landmark_names, validate_garment
 from garmentcli.schema.records import ATTRIBUTE_KEYS, AnnotationSet, Garment, ImageRecord
 
 BOX_COLUMNS = ("box_x", "box_y", "box_w", "box_h")

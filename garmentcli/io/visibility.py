@@ -28,9 +28,9 @@ import numpy as np
 
 from garmentcli.errors import FormatError
 from garmentcli.schema.records import Garment
+from garmentcli.schema.visibility import FLD_CODES, OCCLUDED, UNLABELLED, VISIBLE
 
-VISIBLE, OCCLUDED, UNLABELLED = 2, 1, 0
-"""The canonical flags (COCO's values)."""
+__all__ = ["OCCLUDED", "UNLABELLED", "VISIBLE"]  # the flags themselves live in garmentcli.schema.visibility
 
 VISIBLE_CONFIDENCE = 0.5
 """A predicted landmark at least this confident is exported as visible; below it, as occluded."""
@@ -39,7 +39,7 @@ FLAG_CODES: dict[str, dict[int, int]] = {
     "coco": {VISIBLE: 2, OCCLUDED: 1, UNLABELLED: 0},
     "df2": {VISIBLE: 2, OCCLUDED: 1, UNLABELLED: 0},
     "yolo": {VISIBLE: 2, OCCLUDED: 1, UNLABELLED: 0},
-    "fld": {VISIBLE: 0, OCCLUDED: 1, UNLABELLED: 2},
+    "fld": FLD_CODES,
 }
 """Numeric visibility codes of the formats that store one number per landmark."""
 

@@ -37,11 +37,11 @@ import yaml
 from garmentcli.errors import FormatError, ImageReadError, InputError, SchemaError
 from garmentcli.io.atomic import atomic_write
 from garmentcli.io.df2 import image_ids_from_names
-from garmentcli.io.garments import FLD_CATEGORY_IDS, category_id_of, category_name, is_fld, validate_garment
 from garmentcli.io.images import IMAGE_SUFFIXES, image_size
 from garmentcli.io.jsonio import OnError, raise_on_error
 from garmentcli.io.visibility import UNLABELLED, VISIBLE, canonical_flags, from_codes, to_codes
-from garmentcli.schema.fld import FLD_LANDMARKS
+from garmentcli.schema.fld import FLD_CATEGORY_IDS, FLD_LANDMARKS, is_fld
+from garmentcli.schema.garments import category_id_of, category_name, validate_garment
 from garmentcli.schema.layout import DF2, mirror_name
 from garmentcli.schema.records import AnnotationSet, Garment, ImageRecord, value_problems
 

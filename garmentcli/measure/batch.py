@@ -18,6 +18,7 @@ from typing import IO, Protocol
 import numpy as np
 
 from garmentcli.errors import InputError
+from garmentcli.io.df2 import IMAGE_DIR
 from garmentcli.io.formats import read_annotations
 from garmentcli.io.images import read_image
 from garmentcli.io.jsonio import parse_json
@@ -81,10 +82,6 @@ def make_calibrator(
             raise InputError("no calibration: give --px-per-cm, --dpi, --marker aruco:DICT:ID:SIZE or --board FILE")
         return fixed
     return primary if fixed is None else WithFallback(primary, fixed)
-
-
-IMAGE_DIR = "image"
-"""A DeepFashion2 split (and ``garmentkp synth`` output) keeps its images in this subfolder."""
 
 
 def _image_path(root: Path | None, record: ImageRecord) -> Path | None:

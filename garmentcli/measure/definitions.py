@@ -22,12 +22,13 @@ import yaml
 
 from garmentcli.errors import FormatError, InputError
 from garmentcli.schema.layout import DF2, Category, mirror_name
+from garmentcli.schema.visibility import OCCLUDED, UNLABELLED, VISIBLE
 
 METHOD_ARITY = {"distance": 2, "outline": 2, "drop": 3}
 """How many landmarks each method takes."""
 
-MISSING, OCCLUDED, VISIBLE = 0, 1, 2
-"""Landmark states, as DeepFashion2 ground-truth visibility codes."""
+MISSING = UNLABELLED
+"""A landmark a measurement cannot use (with :data:`OCCLUDED` and :data:`VISIBLE`, the ground-truth flags)."""
 
 _ENTRY_KEYS = {"name", "description", "categories", "method", "landmarks", "mirror"}
 

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from garmentcli.io.columnar import ATTRIBUTES
-from garmentcli.io.garments import category_name
+from garmentcli.metrics.instances import ATTRIBUTES
+from garmentcli.schema.garments import category_name
 
 ATTRIBUTE_VALUE_NAMES: dict[str, dict[int, str]] = {
     "scale": {1: "small", 2: "moderate", 3: "large"},

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from garmentcli.io.columnar import Instances
+from garmentcli.metrics.instances import Instances
 from garmentcli.metrics.similarity import box_iou_pairs, oks_pairs
 
 IOU_THRESHOLDS = np.linspace(0.5, 0.95, int(np.round((0.95 - 0.5) / 0.05)) + 1, endpoint=True)

@@ -14,8 +14,6 @@ from typing import Any
 import numpy as np
 
 from garmentcli.errors import InputError
-from garmentcli.io.columnar import FLD_WIDTH, Instances, instances_from_set
-from garmentcli.io.garments import category_name
 from garmentcli.metrics.breakdown import attribute_groups
 from garmentcli.metrics.coco import (
     ALL_AREAS,
@@ -26,7 +24,9 @@ from garmentcli.metrics.coco import (
     Subset,
     coco_evaluate,
 )
+from garmentcli.metrics.instances import FLD_WIDTH, Instances, instances_from_set
 from garmentcli.metrics.landmark_summary import landmark_metrics
+from garmentcli.schema.garments import category_name
 from garmentcli.schema.layout import DF2
 from garmentcli.schema.records import AnnotationSet
 

@@ -17,12 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from garmentcli.io.columnar import FLD_WIDTH, Instances
-from garmentcli.io.garments import FLD_CATEGORY_IDS
 from garmentcli.metrics.breakdown import attribute_groups, category_groups
+from garmentcli.metrics.instances import FLD_WIDTH, Instances
 from garmentcli.metrics.landmarks import distance_accuracy, epe, landmark_distances, nme, pck
 from garmentcli.metrics.pairing import pair
-from garmentcli.schema.fld import FLD_LANDMARKS, df2_names_for
+from garmentcli.schema.fld import FLD_CATEGORY_IDS, FLD_LANDMARKS, df2_names_for
 from garmentcli.schema.layout import DF2
 
 LANDMARK_METRICS = ("pck", "auc", "epe", "ne")

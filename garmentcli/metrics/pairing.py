@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from garmentcli.errors import InputError
-from garmentcli.io.columnar import FLD_WIDTH, Instances
 from garmentcli.metrics.coco import KEYPOINT_PARAMS, match_predictions
+from garmentcli.metrics.instances import FLD_WIDTH, Instances
 from garmentcli.metrics.similarity import oks_pairs
 from garmentcli.schema.layout import DF2
 

@@ -6,7 +6,16 @@ eight named slots of :data:`FLD_LANDMARKS` for every type. "left" is the viewer'
 DeepFashion2's ``_l`` (checked on real FLD samples: the left collar has the smaller x).
 
 FLD visibility is 0 visible, 1 occluded, 2 truncated; DeepFashion2/COCO use 2 visible,
-1 occluded, 0 not labelled. :func:`fld_visibility_to_coco` converts.
+1 occluded, 0 not labelled (:data:`garmentcli.schema.visibility.FLD_CODES`; converted by
+:func:`garmentcli.io.visibility.from_codes`).
+
+FLD garments cannot be placed in a DeepFashion2 category without inventing facts (FLD does not say
+whether a top has long or short sleeves, and an FLD "sleeve" point is the middle of a cuff, not a
+DeepFashion2 landmark), so they keep their own form: the pseudo-category ids
+:data:`FLD_CATEGORY_IDS` (101 upper-body, 102 lower-body, 103 full-body) and always the 8 slots of
+:data:`FLD_LANDMARKS` (unused slots zero) with COCO visibility. Code written for DeepFashion2 fails
+loudly on them (``DF2.category(101)`` raises) instead of mistaking them for shirts;
+:func:`df2_to_fld` projects DeepFashion2 garments onto the same 8 slots for comparison.
 
 :data:`FLD_TO_DF2` maps each FLD landmark to the DeepFashion2 semantic landmarks nearest to
 it; where several are listed, their mean is the comparable point (an FLD "sleeve" point sits
@@ -44,6 +53,18 @@ CLOTHES_TYPES: dict[int, tuple[str, ...]] = {
 
 CLOTHES_TYPE_NAMES = {1: "upper_body", 2: "lower_body", 3: "full_body"}
 
+FLD_CATEGORY_BASE = 100
+FLD_CATEGORY_IDS: dict[int, int] = {kind: FLD_CATEGORY_BASE + kind for kind in CLOTHES_TYPE_NAMES}
+"""FLD clothes_type (1 upper, 2 lower, 3 full body) -> the pseudo-category id its garments carry."""
+FLD_CATEGORY_NAMES: dict[int, str] = {
+    FLD_CATEGORY_IDS[clothes_type]: f"fld_{name}" for clothes_type, name in CLOTHES_TYPE_NAMES.items()
+}
+
+
+def is_fld(category_id: int) -> bool:
+    """True for the FLD pseudo-categories 101–103."""
+    return category_id in FLD_CATEGORY_NAMES
+
 _SIDES = {"left": "l", "right": "r"}
 _PART_TO_DF2: dict[str, tuple[tuple[str, ...], ...]] = {
     "collar": (("neck",),),
@@ -60,16 +81,6 @@ FLD_TO_DF2: dict[str, tuple[tuple[str, ...], ...]] = {
     for name in FLD_LANDMARKS
 }
 """FLD landmark -> alternatives, each a tuple of DeepFashion2 semantic names to average."""
-
-
-def fld_visibility_to_coco(v: np.ndarray) -> np.ndarray:
-    """FLD 0 visible / 1 occluded / 2 truncated  ->  COCO 2 visible / 1 occluded / 0 unlabelled."""
-    return np.select([v == 0, v == 1], [2, 1], 0)
-
-
-def coco_visibility_to_fld(v: np.ndarray) -> np.ndarray:
-    """COCO 2 / 1 / 0  ->  FLD 0 visible / 1 occluded / 2 truncated."""
-    return np.select([v == 2, v == 1], [0, 1], 2)
 
 
 def df2_names_for(fld_name: str, category: Category) -> tuple[str, ...] | None:

@@ -2,8 +2,9 @@
 
 An :class:`AnnotationSet` holds :class:`ImageRecord` s, each holding :class:`Garment` s. A
 garment stores only its own category's landmarks, ``(K, 3)`` rows of ``x, y, v`` in dataset
-order; :meth:`Garment.vector294` expands them into the DeepFashion2 294-long vector with zeros
-elsewhere. ``v`` is 2 visible, 1 occluded, 0 not labelled for ground truth; for predictions
+order; :meth:`Garment.slots` expands them into the full landmark vector of their layout (the
+DeepFashion2 294 slots with zeros outside the category, or FLD's 8), the one place that vector is built.
+``v`` is 2 visible, 1 occluded, 0 not labelled for ground truth; for predictions
 it is the landmark's confidence as the detector reports it.
 """
 
@@ -16,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from garmentcli.errors import FormatError
+from garmentcli.schema.fld import FLD_LANDMARKS, is_fld
 from garmentcli.schema.layout import DF2, NUM_LANDMARKS, Category
 
 RUN_KEY = "garmentkp_run"
@@ -60,20 +62,16 @@ class Garment:
     def area(self) -> float:
         return float(self.bbox[2] * self.bbox[3])
 
-    def vector294(self) -> np.ndarray:
-        """The DeepFashion2 ``(294, 3)`` landmark array: this category's slice filled, zeros elsewhere."""
+    def slots(self) -> np.ndarray:
+        """The full ``(W, 3)`` landmark array of the garment's layout: DeepFashion2's 294 slots with this
+        category's filled and zeros elsewhere, or, for the FLD pseudo-categories, the 8 FLD slots."""
+        if is_fld(self.category_id):
+            full = np.zeros((len(FLD_LANDMARKS), 3))
+            full[: len(self.landmarks)] = self.landmarks
+            return full
         full = np.zeros((NUM_LANDMARKS, 3))
         full[self.category.slice] = self.landmarks
         return full
-
-    @classmethod
-    def from_vector294(cls, category_id: int, bbox: Any, vector: Any, **kwargs: Any) -> Garment:
-        """Build a garment from a flat or ``(294, 3)`` landmark vector, keeping its category's slice."""
-        array = np.asarray(vector, dtype=np.float64)
-        if array.size != NUM_LANDMARKS * 3:
-            raise FormatError(f"landmark vector has {array.size} values, expected {NUM_LANDMARKS * 3}")
-        category = DF2.category(category_id)
-        return cls(category_id, bbox, array.reshape(NUM_LANDMARKS, 3)[category.slice], **kwargs)
 
     def validate(self) -> None:
         """Raise :class:`FormatError` (one line) when the garment cannot be right."""

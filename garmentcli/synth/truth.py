@@ -8,10 +8,10 @@ import numpy as np
 
 from garmentcli.measure.definitions import measure_points
 from garmentcli.schema.records import Garment
+from garmentcli.schema.visibility import OCCLUDED, VISIBLE
+from garmentcli.schema.visibility import UNLABELLED as OUTSIDE
 from garmentcli.synth.charts import GarmentSpec
 from garmentcli.synth.render import PlacedGarment
-
-VISIBLE, OCCLUDED, OUTSIDE = 2, 1, 0
 
 
 def _inside(polygon: np.ndarray, points: np.ndarray, margin: float = 0.0) -> np.ndarray:

@@ -17,7 +17,8 @@ import cv2
 import numpy as np
 
 from garmentcli.errors import InputError
-from garmentcli.io.garments import FLD_CATEGORY_BASE, category_name, is_fld
+from garmentcli.schema.fld import FLD_CATEGORY_BASE, is_fld
+from garmentcli.schema.garments import category_name
 from garmentcli.schema.layout import DF2
 from garmentcli.schema.records import Garment
 

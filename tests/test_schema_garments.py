@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 
 from garmentcli.errors import FormatError, SchemaError
-from garmentcli.io.garments import category_id_of, landmark_names, landmarks_from_flat, validate_garment
 from garmentcli.schema.fld import FLD_LANDMARKS
+from garmentcli.schema.garments import category_id_of, landmark_names, landmarks_from_flat, validate_garment
 from garmentcli.schema.records import Garment
 
 

@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 from metrics_data import make_ground_truth, make_results
 
-from garmentcli.io.columnar import instances_from_coco, instances_from_set, load_instances, parse_coco_bytes
+from garmentcli.io.fastjson import parse_coco_bytes
 from garmentcli.io.formats import read_annotations
+from garmentcli.metrics.instances import instances_from_coco, instances_from_set, load_instances
 from garmentcli.schema.layout import NUM_LANDMARKS
 
 

@@ -1,38 +1,26 @@
-"""The garment kinds the readers and writers know: the 13 DeepFashion2 categories and the 3 FLD clothes types.
+"""The garment kinds every reader and writer knows, and the one way a garment dict becomes a :class:`Garment`.
 
-DeepFashion2 garments use the dataset's category ids 1–13 and store their category's landmarks.
-FLD garments cannot be placed in a DeepFashion2 category without inventing facts (FLD does not say
-whether a top has long or short sleeves, and an FLD "sleeve" point is the middle of a cuff, not a
-DeepFashion2 landmark), so they keep their own form: category ids :data:`FLD_CATEGORY_IDS`
-(101 upper-body, 102 lower-body, 103 full-body) and always the 8 FLD slots of
-:data:`~garmentcli.schema.fld.FLD_LANDMARKS` (unused slots zero) with COCO visibility
-(2 visible, 1 occluded, 0 not labelled / truncated). Code written for DeepFashion2 fails loudly
-on them (``DF2.category(101)`` raises) instead of mistaking them for shirts;
-:func:`garmentcli.schema.fld.df2_to_fld` projects DeepFashion2 garments onto the same 8 slots
-for comparison.
+Kinds: the 13 DeepFashion2 categories (ids 1–13, each storing its own landmarks) and the 3 FLD
+clothes types (pseudo-categories 101–103 with the 8 FLD slots, see :mod:`garmentcli.schema.fld`).
+:func:`category_id_of` turns an id or a name into a category id, :func:`landmarks_from_flat` a flat
+landmark list into the category's ``(K, 3)`` rows, and :func:`garment_from_fields` the fields a
+reader took out of its format into a validated garment: the readers map their own key names and
+leave the rest (score, id, segmentation, attributes, extra keys, the checks) to it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
+from typing import Any
+
 import numpy as np
 
 from garmentcli.errors import FormatError, SchemaError
-from garmentcli.schema.fld import CLOTHES_TYPE_NAMES, FLD_LANDMARKS
+from garmentcli.schema.fld import FLD_CATEGORY_NAMES, FLD_LANDMARKS, is_fld
 from garmentcli.schema.layout import DF2, NUM_LANDMARKS
-from garmentcli.schema.records import Garment
+from garmentcli.schema.records import ATTRIBUTE_KEYS, Garment
 
 _VECTOR_LENGTH = 3 * NUM_LANDMARKS
-FLD_CATEGORY_BASE = 100
-FLD_CATEGORY_IDS: dict[int, int] = {kind: FLD_CATEGORY_BASE + kind for kind in CLOTHES_TYPE_NAMES}
-"""FLD clothes_type (1 upper, 2 lower, 3 full body) -> the category id its garments carry."""
-FLD_CATEGORY_NAMES: dict[int, str] = {
-    FLD_CATEGORY_IDS[clothes_type]: f"fld_{name}" for clothes_type, name in CLOTHES_TYPE_NAMES.items()
-}
-
-
-def is_fld(category_id: int) -> bool:
-    """True for the FLD pseudo-categories 101–103."""
-    return category_id in FLD_CATEGORY_NAMES
 
 
 def landmark_names(category_id: int) -> tuple[str, ...]:
@@ -111,3 +99,40 @@ def landmarks_from_flat(category_id: int, values: object, *, allow_294: bool = T
         return np.zeros((len(names), 3))
     expected = f"{3 * len(names)}" + ("" if is_fld(category_id) or not allow_294 else f" or {_VECTOR_LENGTH}")
     raise FormatError(f"landmark vector has {flat.size} values, {category_name(category_id)} needs {expected}")
+
+
+def garment_from_fields(
+    entry: Mapping[str, Any],
+    category_id: int,
+    bbox: Any,
+    landmarks: Any,
+    consumed: Collection[str],
+    *,
+    id_key: str | None = "id",
+    allow_294: bool = True,
+) -> Garment:
+    """A validated garment from one reader's entry: ``bbox`` ``[x, y, w, h]`` and ``landmarks`` (a flat list,
+    see :func:`landmarks_from_flat`, or ``(K, 3)`` rows) as the reader found them; ``score``, ``id_key``
+    and ``segmentation`` from ``entry``, the DeepFashion2 attributes in the entry's own order, and every
+    key neither ``consumed`` by the reader nor an attribute kept in ``extra`` for writing back.
+
+    Raises a one-line :class:`FormatError`.
+    """
+    if not isinstance(landmarks, np.ndarray) or landmarks.ndim != 2:
+        landmarks = landmarks_from_flat(category_id, landmarks, allow_294=allow_294)
+    score = entry.get("score")
+    try:
+        garment = Garment(
+            category_id,
+            bbox,
+            landmarks,
+            score=None if score is None else float(score),
+            id=entry.get(id_key) if id_key else None,
+            segmentation=entry.get("segmentation") or None,
+            attributes={k: v for k, v in entry.items() if k in ATTRIBUTE_KEYS},  # the file's order, written back
+            extra={k: v for k, v in entry.items() if k not in consumed and k not in ATTRIBUTE_KEYS},
+        )
+    except (TypeError, ValueError) as exc:
+        raise FormatError(f"bbox or score is not numeric ({exc})") from None
+    validate_garment(garment)
+    return garment
