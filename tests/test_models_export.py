@@ -15,11 +15,11 @@ from models_tiny import TINY_CONFIG, shared_tiny_model, tiny_network  # noqa: E4
 from garmentcli.cli.app import app  # noqa: E402
 from garmentcli.errors import InputError  # noqa: E402
 from garmentcli.models.card import METADATA_KEY, ModelCard  # noqa: E402
+from garmentcli.models.checkpoint import save_checkpoint  # noqa: E402
 from garmentcli.models.config import HEAD_NAMES  # noqa: E402
 from garmentcli.models.export import load_onnx_weights  # noqa: E402
 from garmentcli.models.network import build_network  # noqa: E402
 from garmentcli.models.registry import resolve_model  # noqa: E402
-from garmentcli.train.checkpoint import save_checkpoint  # noqa: E402
 
 runner = CliRunner()
 

@@ -90,7 +90,8 @@ def test_exported_onnx_agrees_with_torch(samples: list[Sample], tmp_path: Path) 
     import onnxruntime as ort
 
     from garmentcli.models.card import ModelCard
-    from garmentcli.models.export import export_onnx, network_from_checkpoint
+    from garmentcli.models.checkpoint import network_from_checkpoint
+    from garmentcli.models.export import export_onnx
     from garmentcli.models.network import HEAD_NAMES, InferenceNetwork
 
     Trainer(tmp_path / "run", TINY, _options(2), samples, []).fit()

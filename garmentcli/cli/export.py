@@ -43,8 +43,9 @@ def export(
     Example: garmentkp export --checkpoint runs/a/best.pt -o models/garments.onnx
     """
     from garmentcli.models.card import ModelCard
+    from garmentcli.models.checkpoint import network_from_checkpoint
     from garmentcli.models.config import ModelConfig
-    from garmentcli.models.export import EXPORT_TOLERANCE, export_onnx, network_from_checkpoint
+    from garmentcli.models.export import EXPORT_TOLERANCE, export_onnx
     from garmentcli.models.network import build_network
     from garmentcli.models.registry import card_path, is_model_card
 

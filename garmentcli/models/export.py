@@ -14,9 +14,9 @@ import onnxruntime as ort
 from garmentcli.errors import InputError, require_torch
 from garmentcli.io.atomic import atomic_write
 from garmentcli.models.card import METADATA_KEY, ModelCard
-from garmentcli.models.config import HEAD_NAMES, ModelConfig
+from garmentcli.models.config import HEAD_NAMES
 from garmentcli.models.layers import fuse_batch_norm
-from garmentcli.models.network import InferenceNetwork, build_network, count_parameters
+from garmentcli.models.network import InferenceNetwork, count_parameters
 
 OPSET = 17
 INPUT_NAME = "images"
@@ -29,20 +29,6 @@ class ExportResult:
     path: Path
     card: ModelCard
     max_abs_diff: float
-
-
-def network_from_checkpoint(path: Path) -> tuple[Any, ModelConfig, dict[str, Any]]:
-    """The network of a training checkpoint (``garmentkp train``'s ``last.pt``/``best.pt``), its config and state."""
-    from garmentcli.train.checkpoint import load_checkpoint
-
-    state = load_checkpoint(path)
-    config = ModelConfig.from_dict(state["config"])
-    network = build_network(config)
-    try:
-        network.load_state_dict(state["model"])
-    except RuntimeError as exc:
-        raise InputError(f"{path}: weights do not fit the stored config ({str(exc).splitlines()[0]})") from exc
-    return network.eval(), config, state
 
 
 def max_output_difference(session: ort.InferenceSession, network: Any, images: np.ndarray) -> tuple[float, float]:

@@ -81,7 +81,7 @@ def _card_from_onnx(path: Path) -> ModelCard:
 
 
 def _card_from_checkpoint(path: Path) -> ModelCard:
-    from garmentcli.train.checkpoint import load_checkpoint
+    from garmentcli.models.checkpoint import load_checkpoint
 
     state = load_checkpoint(path)
     return ModelCard(name=path.stem, config=ModelConfig.from_dict(state["config"]))

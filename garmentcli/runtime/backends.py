@@ -70,7 +70,8 @@ class TorchBackend:
 
     def __init__(self, model: ModelFiles, device: str = "cpu") -> None:
         torch = require_torch()
-        from garmentcli.models.export import load_onnx_weights, network_from_checkpoint
+        from garmentcli.models.checkpoint import network_from_checkpoint
+        from garmentcli.models.export import load_onnx_weights
         from garmentcli.models.network import InferenceNetwork, build_network
 
         if device == "cuda" and not torch.cuda.is_available():

@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from garmentcli.errors import InputError, require_torch
+from garmentcli.models.checkpoint import load_checkpoint, restore_rng_state, save_checkpoint
 from garmentcli.models.codec import TargetCodec
 from garmentcli.models.config import SCRATCH_BACKBONE, ModelConfig
 from garmentcli.models.network import build_network, count_parameters
 from garmentcli.train.augment import AugmentConfig
-from garmentcli.train.checkpoint import load_checkpoint, restore_rng_state, save_checkpoint
 from garmentcli.train.data import GarmentDataset, Sample
 from garmentcli.train.losses import LossWeights, detection_losses
 from garmentcli.train.runlog import plot_curves, write_csv
@@ -165,7 +165,7 @@ class Trainer:
         return count_parameters(self.network)
 
     def state(self) -> dict[str, Any]:
-        """The checkpoint payload (see :mod:`garmentcli.train.checkpoint`)."""
+        """The checkpoint payload (see :mod:`garmentcli.models.checkpoint`)."""
         return {
             "model": self.network.state_dict(),
             "optimizer": self.optimizer.state_dict(),

@@ -1,4 +1,7 @@
-"""Checkpoints: everything a run needs to continue exactly where it stopped.
+"""Checkpoints: everything a training run needs to continue exactly where it stopped, and its network.
+
+Below both ``train`` (which writes and resumes them) and ``models`` (export, the registry and the
+torch backend read them), so neither imports the other.
 
 A checkpoint holds the model, optimiser, scheduler and gradient-scaler states, the number of
 finished epochs and optimiser steps, the model config and training options, the metric
@@ -13,6 +16,7 @@ from typing import Any
 
 from garmentcli.errors import InputError, require_torch
 from garmentcli.io.atomic import atomic_write
+from garmentcli.models.config import ModelConfig
 
 FORMAT_VERSION = 1
 
@@ -52,3 +56,17 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     if not isinstance(state, dict) or state.get("format_version") != FORMAT_VERSION:
         raise InputError(f"{path}: not a garmentkp training checkpoint (format {FORMAT_VERSION})")
     return state
+
+
+def network_from_checkpoint(path: Path) -> tuple[Any, ModelConfig, dict[str, Any]]:
+    """The network of a training checkpoint (``garmentkp train``'s ``last.pt``/``best.pt``), its config and state."""
+    from garmentcli.models.network import build_network
+
+    state = load_checkpoint(path)
+    config = ModelConfig.from_dict(state["config"])
+    network = build_network(config)
+    try:
+        network.load_state_dict(state["model"])
+    except RuntimeError as exc:
+        raise InputError(f"{path}: weights do not fit the stored config ({str(exc).splitlines()[0]})") from exc
+    return network.eval(), config, state
