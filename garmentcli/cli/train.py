@@ -17,7 +17,8 @@ LOG_EVERY_STEPS = 25
 
 
 def parse_arch(pairs: list[str]) -> dict[str, Any]:
-    """``["width=48", "depth=1,2,4,2"]`` -> ``{"width": 48, "depth": [1, 2, 4, 2]}`` (values read as JSON)."""
+    """``["width=48", "depth=1,2,4,2", "backbone=efficientnet-lite1"]`` -> ``{"width": 48, "depth": [1, 2, 4, 2],
+    "backbone": "efficientnet-lite1"}`` (values read as JSON, else kept as a name)."""
     arch: dict[str, Any] = {}
     for pair in pairs:
         key, sep, raw = pair.partition("=")
@@ -26,7 +27,9 @@ def parse_arch(pairs: list[str]) -> dict[str, Any]:
         try:
             arch[key] = json.loads(f"[{raw}]" if "," in raw else raw)
         except json.JSONDecodeError as exc:
-            raise InputError(f"--arch {pair!r}: value is not a number or list of numbers") from exc
+            if "," in raw or not raw:
+                raise InputError(f"--arch {pair!r}: value is not a number, a name or a list of numbers") from exc
+            arch[key] = raw  # a name, e.g. backbone=efficientnet-lite0
     return arch
 
 
@@ -72,6 +75,16 @@ def train(
         int,
         typer.Option(min=0, max=5, help="Pretrained backbone stages (of 5, shallowest first) kept frozen."),
     ] = 2,
+    teacher: Annotated[
+        str | None,
+        typer.Option(
+            help="Self-training: this model's confident garments of an allowed category on the weakly-labelled "
+            "photos become box and landmark targets (a bundled name or an .onnx/.pt path)."
+        ),
+    ] = None,
+    teacher_score: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Least score of a teacher detection that becomes a target.")
+    ] = 0.5,
     backbone_lr: Annotated[
         float, typer.Option(min=0.0, help="Learning rate of the pretrained backbone relative to --lr.")
     ] = 0.5,
@@ -89,12 +102,22 @@ def train(
         torch.set_num_threads(threads)
     skipped = common.FailureLog()
     train_samples = load_samples(data, skipped.add)
+    if teacher is not None:
+        from garmentcli.runtime.predictor import Predictor
+        from garmentcli.train.pseudo import pseudo_label
+
+        train_samples, adopted = pseudo_label(train_samples, Predictor(teacher), min_score=teacher_score)
+        weak = sum(1 for s in train_samples if s.weak and s.allowed)
+        common.info(
+            f"teacher {teacher}: {adopted} weakly-labelled photos now have box and landmark targets, {weak} not"
+        )
     val_samples = load_samples(val, skipped.add) if val else []
     if resume is not None:
         trainer = resume_trainer(resume, out, train_samples, val_samples, epochs=epochs, device=device, workers=workers)
         common.info(f"resuming {resume} after epoch {trainer.epoch} (step {trainer.step})")
     else:
-        config = ModelConfig.from_dict({**parse_arch(arch or []), "input_size": input_size})
+        # the defaults, changed by --arch (a stored config without "backbone" would mean the legacy one)
+        config = ModelConfig.from_dict({**ModelConfig().to_dict(), **parse_arch(arch or []), "input_size": input_size})
         options = TrainOptions(
             epochs=epochs or 30,
             batch_size=batch_size,
