@@ -35,7 +35,6 @@ from garmentcli.measure.definitions import measure_garment
 from garmentcli.measure.runner import garment_states
 from garmentcli.metrics.similarity import box_iou_pairs
 from garmentcli.schema.records import Garment
-from garmentcli.synth.markers import MarkerSpec as SynthMarker
 from garmentcli.synth.scene import SynthConfig, board_layout, generate
 
 MARKER_CM = 8.0
@@ -149,7 +148,7 @@ def main() -> None:
     parser.add_argument("--model", default="default", help="model for the model setup ('' to skip)")
     args = parser.parse_args()
 
-    synth_marker = SynthMarker("4x4_50", 0, MARKER_CM)
+    synth_marker = MarkerSpec("4x4_50", 0, MARKER_CM)
     single = SingleMarker(MarkerSpec("4x4_50", 0, MARKER_CM))
     board = board_layout(synth_marker)
     common = {"seed": args.seed, "size": args.size, "photo_effects": True}

@@ -12,6 +12,7 @@ right and y down the table, origin at the table's top-left corner.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,37 @@ def aruco_dictionary(name: str) -> cv2.aruco.Dictionary:
         known = sorted({a.removeprefix("DICT_").lower() for a in dir(cv2.aruco) if a.startswith("DICT_")})
         raise InputError(f"unknown ArUco dictionary {name!r} (known: {', '.join(known)})")
     return cv2.aruco.getPredefinedDictionary(getattr(cv2.aruco, wanted))
+
+
+@dataclass(frozen=True)
+class MarkerSpec:
+    """``aruco:DICT:ID:SIZE`` — one printed marker; SIZE is the black square's side as measured, in cm.
+
+    The one spelling of a marker for ``measure --marker``, ``synth --marker`` and the boards.
+    """
+
+    dictionary: str = "4x4_50"
+    id: int = 0
+    size_cm: float = 8.0
+
+    @classmethod
+    def parse(cls, text: str) -> MarkerSpec:
+        """Parse ``aruco:4x4_50:0:8.0`` (a trailing ``cm`` on the size is allowed: ``8cm``)."""
+        parts = text.strip().split(":")
+        if len(parts) != 4 or parts[0].lower() != "aruco":
+            raise InputError(f"--marker {text!r}: expected aruco:DICT:ID:SIZE_CM, e.g. aruco:4x4_50:0:8.0")
+        try:
+            marker_id, size_cm = int(parts[2]), float(parts[3].lower().removesuffix("cm"))
+        except ValueError as exc:
+            raise InputError(f"--marker {text!r}: ID must be an integer and SIZE a number of cm") from exc
+        if not (math.isfinite(size_cm) and size_cm > 0):
+            raise InputError(f"--marker {text!r}: SIZE must be a positive number of cm")
+        if not 0 <= marker_id < aruco_dictionary(parts[1]).bytesList.shape[0]:
+            raise InputError(f"--marker {text!r}: id {marker_id} is not in ArUco dictionary {parts[1]}")
+        return cls(parts[1].lower(), marker_id, size_cm)
+
+    def __str__(self) -> str:
+        return f"aruco:{self.dictionary}:{self.id}:{self.size_cm:g}"
 
 
 def square_corners(x: float, y: float, side: float) -> np.ndarray:

@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from garmentcli.errors import InputError
-from garmentcli.measure.board import BoardLayout, aruco_dictionary, square_corners
+from garmentcli.measure.board import BoardLayout, MarkerSpec, square_corners
 from garmentcli.measure.markers import detect_markers
 
 CM_PER_INCH = 2.54
@@ -120,34 +120,6 @@ class FixedScale:
 
 def _found(ids: np.ndarray) -> str:
     return f"found ids {', '.join(map(str, sorted(set(ids.tolist()))))}" if len(ids) else "no markers found"
-
-
-@dataclass(frozen=True)
-class MarkerSpec:
-    """``aruco:DICT:ID:SIZE`` — one printed marker; SIZE is the black square's side as measured, in cm."""
-
-    dictionary: str
-    id: int
-    size_cm: float
-
-    @classmethod
-    def parse(cls, text: str) -> MarkerSpec:
-        """Parse ``aruco:4x4_50:0:8.0`` (a trailing ``cm`` on the size is allowed: ``8cm``)."""
-        parts = text.strip().split(":")
-        if len(parts) != 4 or parts[0].lower() != "aruco":
-            raise InputError(f"--marker {text!r}: expected aruco:DICT:ID:SIZE_CM, e.g. aruco:4x4_50:0:8.0")
-        try:
-            marker_id, size_cm = int(parts[2]), float(parts[3].lower().removesuffix("cm"))
-        except ValueError as exc:
-            raise InputError(f"--marker {text!r}: ID must be an integer and SIZE a number of cm") from exc
-        if not (math.isfinite(size_cm) and size_cm > 0):
-            raise InputError(f"--marker {text!r}: SIZE must be a positive number of cm")
-        if not 0 <= marker_id < aruco_dictionary(parts[1]).bytesList.shape[0]:
-            raise InputError(f"--marker {text!r}: id {marker_id} is not in ArUco dictionary {parts[1]}")
-        return cls(parts[1].lower(), marker_id, size_cm)
-
-    def __str__(self) -> str:
-        return f"aruco:{self.dictionary}:{self.id}:{self.size_cm:g}"
 
 
 @dataclass(frozen=True)

@@ -8,41 +8,16 @@ area-averaging down, so its true corners are where a sub-pixel detector finds th
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-
 import cv2
 import numpy as np
 
-from garmentcli.errors import InputError
-from garmentcli.measure.board import aruco_dictionary
+from garmentcli.measure.board import MarkerSpec, aruco_dictionary
 from garmentcli.synth.camera import project
 
+__all__ = ["SUPERSAMPLE", "MarkerSpec", "draw_marker", "marker_bitmap", "quiet_corners"]
+"""``MarkerSpec`` is :class:`garmentcli.measure.board.MarkerSpec`, the one marker spelling of the tool."""
+
 SUPERSAMPLE = 4
-_SPEC = re.compile(r"aruco:(?P<dict>[A-Za-z0-9_]+):(?P<id>\d+):(?P<size>\d+(?:\.\d+)?)cm")
-
-
-@dataclass(frozen=True)
-class MarkerSpec:
-    """One marker kind: dictionary name, first id and side length (cm, the black square)."""
-
-    dictionary: str = "4x4_50"
-    id: int = 0
-    size_cm: float = 8.0
-
-    @classmethod
-    def parse(cls, text: str) -> MarkerSpec:
-        """Parse ``aruco:4x4_50:0:8cm``; raises :class:`InputError` naming the problem."""
-        match = _SPEC.fullmatch(text.strip())
-        if match is None:
-            raise InputError(f"--marker {text!r}: expected aruco:DICTIONARY:ID:SIZEcm, e.g. aruco:4x4_50:0:8cm")
-        spec = cls(match["dict"].lower(), int(match["id"]), float(match["size"]))
-        dictionary = aruco_dictionary(spec.dictionary)
-        if spec.id >= dictionary.bytesList.shape[0]:
-            raise InputError(f"--marker {text!r}: id {spec.id} is not in {spec.dictionary}")
-        if spec.size_cm <= 0:
-            raise InputError(f"--marker {text!r}: size must be positive")
-        return spec
 
 
 def marker_bitmap(dictionary: str, marker_id: int, quiet_cells: int) -> np.ndarray:
