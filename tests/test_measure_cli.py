@@ -180,8 +180,13 @@ def test_image_folder_runs_the_detector_first(scene, monkeypatch):
     by_size = {0: aset.images[0].garments}
 
     class FakeDetector:
-        def predict(self, images):
-            return [by_size[0] for _ in images]
+        def predict_sources_with_images(self, sources, ids=None, on_error=None):
+            from garmentcli.io.images import read_image
+            from garmentcli.schema.records import ImageRecord
+
+            for number, source in zip(ids, sources, strict=True):
+                image = read_image(source.path)
+                yield ImageRecord(number, source.name, image.shape[1], image.shape[0], by_size[0]), image
 
     asked = []
 

@@ -118,6 +118,6 @@ def test_validation_of_a_perfect_network_scores_ap_1(tmp_path: Path) -> None:
             assert images.shape == (3, 3, 128, 128)
             return {name: torch.from_numpy(np.stack([o[name] for o in outputs])).float() for name in outputs[0]}
 
-    scores = validate(Oracle(), codec, samples, 128, torch.device("cpu"))
+    scores = validate(Oracle(), config, samples, torch.device("cpu"))
     assert scores["val_box_AP"] == pytest.approx(1.0, abs=0.01)
     assert scores["val_kp_AP"] == pytest.approx(1.0, abs=0.01)

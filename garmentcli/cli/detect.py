@@ -15,7 +15,7 @@ from garmentcli.io.sources import ImageSource, expand_sources
 from garmentcli.models.codec import DecodeOptions
 from garmentcli.models.registry import DEFAULT_MODEL
 from garmentcli.runtime.output import DetectionSink, detection_settings, run_record
-from garmentcli.runtime.predictor import Predictor
+from garmentcli.runtime.predictor import Predictor, failure_message
 from garmentcli.schema.records import ImageRecord
 
 
@@ -92,7 +92,7 @@ def detect(
             records = predictor.predict_sources(
                 list(todo.values()),
                 list(todo),
-                on_error=lambda source, exc: failures.add(_message(source, exc), source.path),
+                on_error=lambda source, exc: failures.add(failure_message(source, exc), source.path),
             )
             for record in records:
                 with predictor.timer.measure("write"):
@@ -111,8 +111,3 @@ def detect(
     stages = ", ".join(f"{stage} {ms:.1f}" for stage, ms in predictor.timer.per_image_ms().items())
     common.info(f"ms per image: {stages} (decode and preprocess run in threads, overlapping inference)")
     raise typer.Exit(failures.exit_code)
-
-
-def _message(source: ImageSource, exc: Exception) -> str:
-    text = str(exc)
-    return text if str(source.path) in text else f"{source.path}: {type(exc).__name__}: {text}"

@@ -10,10 +10,10 @@ with empty values and the reason, so the output keeps one row per garment.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -35,7 +35,10 @@ from garmentcli.measure.calibration import (
 )
 from garmentcli.measure.definitions import Definitions
 from garmentcli.measure.runner import MIN_CONFIDENCE, GarmentMeasurements, measure_record
-from garmentcli.schema.records import Garment, ImageRecord
+from garmentcli.schema.records import ImageRecord
+
+if TYPE_CHECKING:
+    from garmentcli.runtime.predictor import ErrorHandler
 
 Report = Callable[[str], None]
 
@@ -50,7 +53,12 @@ class ImageItem:
 
 
 class Detector(Protocol):
-    def predict(self, images_bgr: list[np.ndarray]) -> list[list[Garment]]: ...
+    """What measure needs of the detector: :meth:`Predictor.predict_sources_with_images
+    <garmentcli.runtime.predictor.Predictor.predict_sources_with_images>`."""
+
+    def predict_sources_with_images(
+        self, sources: Sequence[ImageSource], ids: Sequence[int] | None = None, on_error: ErrorHandler | None = None
+    ) -> Iterator[tuple[ImageRecord, np.ndarray]]: ...
 
 
 def make_calibrator(
@@ -114,16 +122,16 @@ def stream_items(lines: Iterable[str], image_root: Path | None, on_error: Report
 
 
 def detected_items(sources: list[ImageSource], detector: Detector, on_error: Report) -> Iterator[ImageItem]:
-    """Run the detector image by image; unreadable images are reported and skipped."""
-    for number, source in enumerate(sources):
-        try:
-            image = read_image(source.path)
-        except InputError as exc:
-            on_error(str(exc))
-            continue
-        garments = detector.predict([image])[0]
-        height, width = image.shape[:2]
-        yield ImageItem(ImageRecord(number, source.name, width, height, garments), image=image, path=source.path)
+    """Run the detector over the images, batched and decoded ahead as ``detect`` does; unreadable images are
+    reported and skipped."""
+    from garmentcli.runtime.predictor import failure_message
+
+    found = detector.predict_sources_with_images(
+        sources, range(len(sources)), lambda source, exc: on_error(failure_message(source, exc))
+    )
+    paths = {source.name: source.path for source in sources}
+    for record, image in found:
+        yield ImageItem(record, image=image, path=paths[record.file_name])
 
 
 def measure_items(

@@ -63,16 +63,45 @@ class OnnxBackend:
         return dict(zip(HEAD_NAMES, outputs, strict=True))
 
 
-class TorchBackend:
-    """PyTorch on CPU or CUDA, running the weights of the ONNX file (or of a ``.pt`` training checkpoint)."""
+class TorchModuleBackend:
+    """An in-memory torch network, run through the deployed graph's wrapper
+    (:class:`~garmentcli.models.network.InferenceNetwork`: heatmaps through the sigmoid), so what it returns
+    is what the exported model returns. Training's validation runs the network being trained this way.
+
+    Each call runs in inference mode with the network in eval mode, and leaves its mode as it was.
+    """
 
     name = "torch"
+
+    def __init__(self, network: Any, device: Any = "cpu") -> None:
+        torch = require_torch()
+        from garmentcli.models.network import InferenceNetwork
+
+        self.torch = torch
+        self.network: Any = network
+        self.wrapped = InferenceNetwork(network)
+        self.device = str(device)
+        self._device = torch.device(device)
+
+    def run(self, images: np.ndarray) -> dict[str, np.ndarray]:
+        training = self.network.training
+        self.network.eval()
+        try:
+            with self.torch.inference_mode():
+                outputs = self.wrapped(self.torch.from_numpy(images).to(self._device))
+        finally:
+            self.network.train(training)
+        return {name: out.float().cpu().numpy() for name, out in zip(HEAD_NAMES, outputs, strict=True)}
+
+
+class TorchBackend(TorchModuleBackend):
+    """PyTorch on CPU or CUDA, running the weights of the ONNX file (or of a ``.pt`` training checkpoint)."""
 
     def __init__(self, model: ModelFiles, device: str = "cpu") -> None:
         torch = require_torch()
         from garmentcli.models.checkpoint import network_from_checkpoint
         from garmentcli.models.export import load_onnx_weights
-        from garmentcli.models.network import InferenceNetwork, build_network
+        from garmentcli.models.network import build_network
 
         if device == "cuda" and not torch.cuda.is_available():
             raise MissingDependencyError("--device cuda with torch needs a CUDA build of torch and a GPU")
@@ -80,17 +109,10 @@ class TorchBackend:
             raise InputError(f"unknown device {device!r} (cpu or cuda)")
         torch.set_num_threads(cpu_threads())
         if model.onnx is not None:
-            network = load_onnx_weights(build_network(model.card.config), model.onnx)
+            network = load_onnx_weights(build_network(model.card.config), model.onnx).network
         else:
-            network = InferenceNetwork(network_from_checkpoint(model.checkpoint)[0])
-        self.torch = torch
-        self.network: Any = network.to(device).eval()
-        self.device = device
-
-    def run(self, images: np.ndarray) -> dict[str, np.ndarray]:
-        with self.torch.inference_mode():
-            outputs = self.network(self.torch.from_numpy(images).to(self.device))
-        return {name: out.float().cpu().numpy() for name, out in zip(HEAD_NAMES, outputs, strict=True)}
+            network = network_from_checkpoint(model.checkpoint)[0]
+        super().__init__(network.to(device).eval(), device)
 
 
 BACKENDS: dict[str, type[OnnxBackend] | type[TorchBackend]] = {"onnx": OnnxBackend, "torch": TorchBackend}

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -30,9 +31,11 @@ from garmentcli.io.df2 import image_ids_from_names
 from garmentcli.io.images import read_image
 from garmentcli.io.sources import ImageSource
 from garmentcli.metrics.similarity import box_iou_pairs
+from garmentcli.models.card import ModelCard
 from garmentcli.models.codec import DecodeOptions, TargetCodec, merge_flip
+from garmentcli.models.config import ModelConfig
 from garmentcli.models.registry import DEFAULT_MODEL, ModelFiles, resolve_model
-from garmentcli.runtime.backends import Backend, make_backend
+from garmentcli.runtime.backends import Backend, TorchModuleBackend, make_backend
 from garmentcli.runtime.letterbox import Letterbox, letterbox, to_tensor, warp
 from garmentcli.runtime.timing import StageTimer
 from garmentcli.schema.records import Garment, ImageRecord
@@ -56,19 +59,24 @@ class _Prepared:
     canvas: np.ndarray | None = None
     box: Letterbox | None = None
     image: np.ndarray | None = None
-    """The decoded image, kept only when the predictor refines (the crops are cut from it)."""
+    """The decoded image, kept only when the predictor refines (the crops are cut from it) or the caller asks."""
     error: Exception | None = None
     decode_s: float = 0.0
     preprocess_s: float = 0.0
 
 
 class Predictor:
-    """Garment detection with one model on one backend; the CLI and the Python API both use it."""
+    """Garment detection with one model on one backend: ``detect``, ``measure``, training's validation and
+    the Python API all run it, so they decode alike.
+
+    ``backend`` is a backend's name (:data:`~garmentcli.runtime.backends.BACKENDS`) or a ready
+    :class:`~garmentcli.runtime.backends.Backend`; :meth:`for_network` wraps an in-memory torch network.
+    """
 
     def __init__(
         self,
         model: str | Path | ModelFiles = DEFAULT_MODEL,
-        backend: str = "onnx",
+        backend: str | Backend = "onnx",
         device: str = "cpu",
         options: DecodeOptions | None = None,
         batch_size: int = 8,
@@ -78,7 +86,7 @@ class Predictor:
     ) -> None:
         self.model = model if isinstance(model, ModelFiles) else resolve_model(model)
         self.config = self.model.card.config
-        self.backend: Backend = make_backend(backend, self.model, device)
+        self.backend: Backend = make_backend(backend, self.model, device) if isinstance(backend, str) else backend
         self.codec = TargetCodec(self.config)
         self.options = options or DecodeOptions()
         self.batch_size = max(1, batch_size)
@@ -86,6 +94,24 @@ class Predictor:
         self.workers = max(1, workers)
         self.refine = refine
         self.timer = StageTimer()
+
+    @classmethod
+    def for_network(
+        cls,
+        network: Any,
+        config: ModelConfig | None = None,
+        device: Any = "cpu",
+        options: DecodeOptions | None = None,
+        batch_size: int = 8,
+        workers: int = 2,
+        name: str = "in-memory",
+    ) -> Predictor:
+        """A predictor running an in-memory torch network (``config`` defaults to ``network.config``) through
+        :class:`~garmentcli.runtime.backends.TorchModuleBackend`."""
+        card = ModelCard(name, config if config is not None else network.config)
+        files = ModelFiles(name, card, origin="memory")
+        backend = TorchModuleBackend(network, device)
+        return cls(files, backend, backend.device, options, batch_size, workers=workers)
 
     def predict(self, images: Iterable[np.ndarray]) -> list[list[Garment]]:
         """Garments (original-image pixels) for each BGR image of an in-memory batch."""
@@ -107,9 +133,31 @@ class Predictor:
         Unreadable images go to ``on_error(source, exc)`` (default: raise) and are skipped.
         ``ids`` (default :func:`~garmentcli.io.df2.image_ids_from_names`) gives each source its image id.
         """
+        for record, _ in self._stream(sources, ids, on_error, keep_images=False):
+            yield record
+
+    def predict_sources_with_images(
+        self,
+        sources: Sequence[ImageSource],
+        ids: Sequence[int] | None = None,
+        on_error: ErrorHandler | None = None,
+    ) -> Iterator[tuple[ImageRecord, np.ndarray]]:
+        """:meth:`predict_sources`, each record with its decoded image, for callers that need the pixels too
+        (``measure`` finds its markers in them); the same batching and prefetching."""
+        for record, image in self._stream(sources, ids, on_error, keep_images=True):
+            assert image is not None
+            yield record, image
+
+    def _stream(
+        self,
+        sources: Sequence[ImageSource],
+        ids: Sequence[int] | None,
+        on_error: ErrorHandler | None,
+        keep_images: bool,
+    ) -> Iterator[tuple[ImageRecord, np.ndarray | None]]:
         ids = list(ids) if ids is not None else image_ids_from_names([s.name for s in sources])
         pending: list[_Prepared] = []
-        for item in self._prepare_ahead(list(zip(sources, ids, strict=True))):
+        for item in self._prepare_ahead(list(zip(sources, ids, strict=True)), keep_images or self.refine):
             if item.error is not None:
                 if on_error is None:
                     raise item.error
@@ -122,11 +170,11 @@ class Predictor:
         if pending:
             yield from self._records(pending)
 
-    def _records(self, items: list[_Prepared]) -> Iterator[ImageRecord]:
+    def _records(self, items: list[_Prepared]) -> Iterator[tuple[ImageRecord, np.ndarray | None]]:
         garments = self._infer([i.canvas for i in items], [i.box for i in items], [i.image for i in items])
         for item, found in zip(items, garments, strict=True):
             box = item.box
-            yield ImageRecord(item.image_id, item.source.name, box.width, box.height, found)
+            yield ImageRecord(item.image_id, item.source.name, box.width, box.height, found), item.image
 
     def _infer(
         self, canvases: list[np.ndarray], boxes: list[Letterbox], images: Sequence[np.ndarray | None]
@@ -173,26 +221,26 @@ class Predictor:
                 refined[i][j] = adopt_match(found[i][j], seen)
         return refined
 
-    def _prepare_ahead(self, jobs: Sequence[tuple[ImageSource, int]]) -> Iterator[_Prepared]:
+    def _prepare_ahead(self, jobs: Sequence[tuple[ImageSource, int]], keep: bool) -> Iterator[_Prepared]:
         """Decode and letterbox in a thread pool, keeping a bounded number of images in flight (flat memory)."""
         ahead = 2 * self.batch_size + self.workers
         with ThreadPoolExecutor(self.workers, thread_name_prefix="garmentkp-decode") as pool:
             queue: collections.deque[Future[_Prepared]] = collections.deque()
             feed = iter(jobs)
             for job in feed:
-                queue.append(pool.submit(self._prepare, *job))
+                queue.append(pool.submit(self._prepare, *job, keep))
                 if len(queue) >= ahead:
                     break
             while queue:
                 item = queue.popleft().result()
                 next_job = next(feed, None)
                 if next_job is not None:
-                    queue.append(pool.submit(self._prepare, *next_job))
+                    queue.append(pool.submit(self._prepare, *next_job, keep))
                 self.timer.add("decode", item.decode_s)
                 self.timer.add("preprocess", item.preprocess_s)
                 yield item
 
-    def _prepare(self, source: ImageSource, image_id: int) -> _Prepared:
+    def _prepare(self, source: ImageSource, image_id: int, keep: bool) -> _Prepared:
         start = time.perf_counter()
         try:
             image = read_image(source.path)
@@ -200,7 +248,7 @@ class Predictor:
             return _Prepared(source, image_id, error=exc)
         decoded = time.perf_counter()
         canvas, box = letterbox(image, self.config.input_size)
-        kept = image if self.refine else None
+        kept = image if keep else None
         return _Prepared(source, image_id, canvas, box, kept, None, decoded - start, time.perf_counter() - decoded)
 
 
@@ -219,3 +267,10 @@ def adopt_match(garment: Garment, candidates: list[Garment]) -> Garment:
     if overlap[best] < REFINE_MIN_IOU:
         return garment
     return dataclasses.replace(garment, bbox=same[best].bbox, landmarks=same[best].landmarks)
+
+
+def failure_message(source: ImageSource, exc: Exception) -> str:
+    """The one line reporting an image that could not be processed: the error's own message when it names
+    the file, else the file, the error's kind and its message."""
+    text = str(exc)
+    return text if str(source.path) in text else f"{source.path}: {type(exc).__name__}: {text}"

@@ -231,7 +231,7 @@ class Trainer:
             row["lr"] = self.optimizer.param_groups[0]["lr"]
             row["step"] = self.step
             if self.val_samples:
-                row.update(validate(self.network, self.codec, self.val_samples, self.config.input_size, self.device))
+                row.update(validate(self.network, self.config, self.val_samples, self.device))
             row["seconds"] = round(time.perf_counter() - started, 1)
             self.epoch += 1
             self.history.append(row)
