@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 from pathlib import Path
 
 import cv2
@@ -11,21 +12,14 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from garmentcli.models.config import SCRATCH_BACKBONE, ModelConfig  # noqa: E402
+from models_tiny import TINY_CONFIG  # noqa: E402
+
 from garmentcli.schema.layout import DF2  # noqa: E402
 from garmentcli.schema.records import Garment, ImageRecord  # noqa: E402
 from garmentcli.train.data import Sample  # noqa: E402
 from garmentcli.train.loop import Trainer, TrainOptions, resume_trainer  # noqa: E402
 
-TINY = ModelConfig(
-    input_size=64,
-    backbone=SCRATCH_BACKBONE,
-    width=8,
-    depth=(1, 1, 1, 1),
-    neck_channels=16,
-    head_channels=16,
-    max_objects=4,
-)
+TINY = dataclasses.replace(TINY_CONFIG, max_objects=4)
 
 
 def drawn_samples(folder: Path, count: int) -> list[Sample]:
