@@ -131,6 +131,13 @@ def eval_command(
             "'auto': by file name where both files carry names, stopping when names and ids disagree.",
         ),
     ] = "auto",
+    report: Annotated[
+        Path | None,
+        typer.Option(help="Write a self-contained HTML report: plots per category, confusion, landmark errors."),
+    ] = None,
+    images_dir: Annotated[
+        Path | None, typer.Option("--images", help="With --report: the images, to show the worst and best ones.")
+    ] = None,
 ) -> None:
     """Score predictions against ground truth: keypoint AP/AR exactly as the official DeepFashion2 evaluator,
     COCO box AP/AR, and PCK, AUC, EPE, NE (FLD and CSPN).
@@ -141,7 +148,9 @@ def eval_command(
         raise InputError(f"--pairing {pairing!r}: choose from {', '.join(PAIRINGS)}")
     if pair_by not in IMAGE_PAIRINGS:
         raise InputError(f"--pair-by {pair_by!r}: choose from {', '.join(IMAGE_PAIRINGS)}")
-    with common.writing("eval", json_out, csv_out):
+    if images_dir is not None and (report is None or not images_dir.is_dir()):
+        raise InputError(f"--images {images_dir}: " + ("not a folder" if report else "only used with --report"))
+    with common.writing("eval", json_out, csv_out, report):
         gt_set, gt_skipped = load_counted(gt, "ground-truth")
         pred_set, pred_skipped = load_counted(pred, "prediction")
         try:
@@ -153,12 +162,14 @@ def eval_command(
             f"{len(gt_set)} ground-truth garments on {len(gt_set.image_ids)} images, {len(pred_set)} predictions; "
             f"computing {','.join(chosen)}"
         )
+        coco_results: dict[str, Any] = {}
         result = evaluate(
             gt_set,
             pred_set,
             chosen,
-            per_category=per_category,
-            by_attribute=by_attribute,
+            per_category=per_category or report is not None,
+            by_attribute=by_attribute or (report is not None and bool(gt_set.attributes)),
+            coco_results=coco_results,
             pairing=pairing,
             pck_threshold=pck_threshold,
         )
@@ -167,6 +178,22 @@ def eval_command(
         warn_about_inputs(result["counts"], gt, pred, images)
         if by_attribute and not gt_set.attributes:
             common.warn(f"{gt}: the ground truth has no scale/occlusion/zoom_in/viewpoint attributes to break down by")
+        if report is not None:
+            from garmentcli.viz.report import without_breakdowns, write_eval_report
+
+            write_eval_report(
+                report,
+                gt_set,
+                pred_set,
+                result,
+                coco_results,
+                gt_path=gt,
+                pred_path=pred,
+                images=images_dir,
+                pairing=pairing,
+                pck_threshold=pck_threshold,
+            )
+            result = without_breakdowns(result, per_category, by_attribute)
         if json_out is not None:
             with atomic_write(json_out, "wb") as handle:
                 handle.write(dump_json(result))

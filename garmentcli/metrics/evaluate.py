@@ -77,6 +77,7 @@ def evaluate(
     per_category: bool = False,
     by_attribute: bool = False,
     sigmas: np.ndarray | None = None,
+    coco_results: dict[str, CocoResult] | None = None,
     **landmark_options: Any,
 ) -> dict[str, Any]:
     """Evaluate predictions against ground truth.
@@ -87,6 +88,8 @@ def evaluate(
     ``per_category`` adds ``per_category`` tables, ``by_attribute`` ``by_attribute`` ones.
     ``sigmas`` overrides the OKS sigmas (default: the DeepFashion2 ones). ``landmark_options`` go to
     :func:`~garmentcli.metrics.landmark_summary.landmark_metrics` (``pairing``, ``pck_threshold`` …).
+    ``coco_results``, when given, receives each AP section's :class:`CocoResult` (its precision and
+    recall arrays, for precision-recall curves) under the section's name.
     """
     unknown = sorted(set(metrics) - set(METRICS))
     if unknown:
@@ -100,6 +103,8 @@ def evaluate(
         section, params = AP_METRICS[metric]
         subsets = attribute_subsets(gt_i, pred_i) if by_attribute else []
         coco = run_coco(gt_i, pred_i, params, sigmas, subsets)
+        if coco_results is not None:
+            coco_results[section] = coco
         result[section] = coco_summary(coco, per_category, subsets, present)
     landmark_keys = [m for m in metrics if m not in AP_METRICS]
     if landmark_keys:
