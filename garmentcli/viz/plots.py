@@ -43,8 +43,14 @@ def _figure(width: float, height: float) -> Figure:
     matplotlib.use("Agg")  # never a GUI backend, whatever the environment says
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(width, height), dpi=100, layout="constrained")
-    return figure
+    return Figure(figsize=(width, height), dpi=100)
+
+
+def _axes(figure: Figure, left: float, bottom: float, width: float, height: float) -> Any:
+    """Axes placed in inches from the bottom-left corner (a fixed layout: a layout engine would double the
+    drawing time, most of the report's)."""
+    fig_w, fig_h = figure.get_size_inches()
+    return figure.add_axes((left / fig_w, bottom / fig_h, width / fig_w, height / fig_h))
 
 
 def to_svg(figure: Figure, key: str) -> str:
@@ -70,8 +76,9 @@ def _style(axes: Any) -> None:
 
 def category_bars(names: Sequence[str], series: Mapping[str, Sequence[float]], key: str) -> str:
     """Horizontal grouped bars, one group per category and one bar per series (-1: drawn as absent)."""
-    figure = _figure(7.0, 0.6 + 0.32 * len(names) * max(1, len(series)) ** 0.6)
-    axes = figure.add_subplot()
+    height = 0.25 * len(names) * max(1, len(series)) ** 0.6
+    figure = _figure(7.0, height + 0.55)
+    axes = _axes(figure, 1.75, 0.4, 5.0, height)
     height = 0.8 / max(1, len(series))
     palette = ("#3b75af", "#ef8636", "#519e3e", "#c53a32")
     y = np.arange(len(names))
@@ -101,7 +108,7 @@ def pr_curves(result: CocoResult, title: str, key: str) -> str:
     from garmentcli.metrics.coco import IOU_THRESHOLDS, RECALL_THRESHOLDS
 
     figure = _figure(11.0, 4.0)
-    left, right = figure.subplots(1, 2)
+    left, right = _axes(figure, 0.6, 0.5, 3.7, 3.2), _axes(figure, 6.2, 0.5, 3.7, 3.2)
     precision = result.precision[:, :, :, result.subsets.index("all"), -1]  # (T, R, K)
     for k, category_id in enumerate(result.category_ids.tolist()):
         curve = precision[0, :, k]
@@ -139,9 +146,9 @@ def confusion_plot(confusion: Confusion, key: str) -> str:
     """The confusion matrix as a heat map, each true category's row normalised, counts written in."""
     matrix = confusion.matrix.astype(float)
     rows, columns = confusion.row_labels, confusion.column_labels
-    side = 1.2 + 0.42 * len(columns)
-    figure = _figure(side + 1.5, side)
-    axes = figure.add_subplot()
+    cell = 0.36
+    figure = _figure(1.75 + cell * len(columns) + 1.3, 1.55 + cell * len(rows) + 0.15)
+    axes = _axes(figure, 1.75, 1.55, cell * len(columns), cell * len(rows))
     totals = matrix.sum(axis=1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
         share = np.where(totals > 0, matrix / totals, 0.0)
@@ -162,7 +169,8 @@ def confusion_plot(confusion: Confusion, key: str) -> str:
     axes.set_yticks(range(len(rows)), rows, fontsize=8)
     axes.set_xlabel("predicted as")
     axes.set_ylabel("true category")
-    figure.colorbar(image, ax=axes, shrink=0.7, label="share of the row")
+    bar = _axes(figure, 1.75 + cell * len(columns) + 0.2, 1.55, 0.15, cell * len(rows))
+    figure.colorbar(image, cax=bar, label="share of the row")
     return to_svg(figure, key)
 
 
@@ -171,7 +179,7 @@ def pck_plot(thresholds: np.ndarray, curves: Mapping[str, np.ndarray], marked: f
     from garmentcli.metrics.diagnostics import ALL
 
     figure = _figure(8.0, 4.2)
-    axes = figure.add_subplot()
+    axes = _axes(figure, 0.6, 0.55, 5.4, 3.5)
     for name, curve in curves.items():
         if name == ALL:
             continue
@@ -193,8 +201,8 @@ def attribute_bars(groups: Mapping[str, Mapping[str, Mapping[str, float]]], key:
 
     ``groups`` is ``{attribute: {value label: {metric: number}}}``.
     """
-    figure = _figure(3.2 * max(1, len(groups)), 3.2)
-    panels = figure.subplots(1, max(1, len(groups)), squeeze=False)[0]
+    figure = _figure(3.2 * max(1, len(groups)), 3.4)
+    panels = [_axes(figure, 0.45 + 3.2 * i, 0.6, 2.6, 2.3) for i in range(max(1, len(groups)))]
     palette = ("#3b75af", "#ef8636", "#519e3e", "#c53a32")
     for axes, (attribute, values) in zip(panels, groups.items(), strict=False):
         labels = list(values)
@@ -211,7 +219,7 @@ def attribute_bars(groups: Mapping[str, Mapping[str, Mapping[str, float]]], key:
         axes.set_title(attribute)
         _style(axes)
     handles, labels = panels[0].get_legend_handles_labels()
-    figure.legend(handles, labels, loc="outside upper center", ncols=max(1, len(labels)), fontsize=8, frameon=False)
+    figure.legend(handles, labels, loc="upper center", ncols=max(1, len(labels)), fontsize=8, frameon=False)
     return to_svg(figure, key)
 
 
@@ -221,7 +229,10 @@ def histograms(values: Mapping[str, np.ndarray], unit: str, key: str, reference:
     columns = min(4, max(1, len(names)))
     rows = -(-len(names) // columns) if names else 1
     figure = _figure(2.6 * columns, 2.1 * rows)
-    panels = figure.subplots(rows, columns, squeeze=False).ravel()
+    panels = [
+        _axes(figure, 0.45 + 2.6 * (i % columns), 0.5 + 2.1 * (rows - 1 - i // columns), 1.95, 1.3)
+        for i in range(rows * columns)
+    ]
     for axes, name in zip(panels, names, strict=False):
         data = np.asarray(values[name], dtype=float)
         data = data[np.isfinite(data)]
@@ -241,7 +252,7 @@ def histograms(values: Mapping[str, np.ndarray], unit: str, key: str, reference:
 def scatter_truth(pairs: Mapping[str, tuple[np.ndarray, np.ndarray]], key: str) -> str:
     """Measured against true values, all measurements in one plot, the diagonal drawn."""
     figure = _figure(5.0, 4.6)
-    axes = figure.add_subplot()
+    axes = _axes(figure, 0.6, 0.5, 4.2, 3.9)
     palette = (
         "#3b75af",
         "#ef8636",
