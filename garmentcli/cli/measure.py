@@ -26,6 +26,7 @@ from garmentcli.measure.batch import (
     read_lines,
     stream_items,
 )
+from garmentcli.measure.compare import read_truth
 from garmentcli.measure.definitions import load_definitions
 from garmentcli.measure.runner import MIN_CONFIDENCE, GarmentMeasurements
 from garmentcli.measure.table import CsvRows, JsonRows
@@ -97,22 +98,37 @@ def measure(
         bool, typer.Option(help="Image inputs: average with the mirrored image (flip augmentation).")
     ] = True,
     failures_file: Annotated[Path | None, typer.Option("--failures", help=common.FAILURES_HELP)] = None,
+    report: Annotated[
+        Path | None, typer.Option(help="Also write a self-contained HTML report: a histogram per measurement.")
+    ] = None,
+    truth: Annotated[
+        Path | None,
+        typer.Option(
+            help="With --report: true sizes (annotations with measurements_cm, as synth writes, or a measure "
+            "CSV/JSON table) to compare with: errors per measurement."
+        ),
+    ] = None,
 ) -> None:
     """Measure garments in cm: one row per garment with each measurement, the calibration used and flags.
 
     Examples: garmentkp measure gt.json --images photos/ --board board.json -o sizes.csv;
     garmentkp detect photos/ -o - | garmentkp measure - --images photos/ --marker aruco:4x4_50:0:8.0 -o -
     """
+    if truth is not None and report is None:
+        raise InputError(f"--truth {truth}: only used with --report")
+    true_garments = read_truth(truth) if truth is not None else None
     calibrator = make_calibrator(px_per_cm, dpi, marker, board, max_tilt)
     chosen = load_definitions(definitions)
     failures = common.FailureLog(input=input_path)
     items: Iterable[ImageItem]
     total: int | None = None
+    detected = False
     if input_path == "-":
         items = stream_items(read_lines(sys.stdin), images, failures.add)
     elif _is_image_input(input_path):
         sources = expand_sources([input_path])
         items, total = detected_items(sources, make_detector(model, refine, flip), failures.add), len(sources)
+        detected = True
     elif Path(input_path).exists():
         given = Path(input_path)
         root = images if images is not None else (given if given.is_dir() else given.parent)
@@ -122,7 +138,7 @@ def measure(
         raise InputError(f"{input_path}: no such file or folder")
     json_output = as_json or output.suffix.lower() == ".json"
     with (
-        common.writing("measure", output, failures_file),
+        common.writing("measure", output, failures_file, report),
         failures.recording(failures_file),
         common.make_progress() as progress,
     ):
@@ -130,9 +146,29 @@ def measure(
         rows = measure_items(
             _counted(items, progress, task), calibrator, chosen, failures.add, common.warn, min_confidence
         )
-        written, finished = _write(rows, output, chosen.all_names(), json_output)
+        kept: list[GarmentMeasurements] = []
+        written, finished = _write(_kept(rows, kept) if report else rows, output, chosen.all_names(), json_output)
+        if report is not None:
+            from garmentcli.viz.measure_report import write_measure_report
+
+            write_measure_report(
+                report,
+                kept,
+                chosen.all_names(),
+                input_path=input_path,
+                truth=truth,
+                true_garments=true_garments,
+                model=model if detected else None,
+            )
     common.info(f"measured {written} garments -> {output}" + (f" ({len(failures)} failures)" if failures else ""))
     raise typer.Exit(failures.exit_code if finished else common.EXIT_PARTIAL)
+
+
+def _kept(rows: Iterable[GarmentMeasurements], kept: list[GarmentMeasurements]) -> Iterator[GarmentMeasurements]:
+    """The rows, each also appended to ``kept`` (for the report)."""
+    for row in rows:
+        kept.append(row)
+        yield row
 
 
 def _counted(items: Iterable[ImageItem], progress: Progress, task: TaskID) -> Iterator[ImageItem]:

@@ -31,7 +31,7 @@ import html
 import json
 import shlex
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -102,9 +102,8 @@ class Provenance:
     """What produced the report: shown at its top."""
 
     command: str
-    gt: str
-    pred: str
-    images: str | None = None
+    inputs: list[tuple[str, str]]
+    """``(what, path)`` of each input, in the order shown."""
     run: dict[str, Any] | None = None
     """The prediction file's ``garmentkp_run`` record (model, settings), when it has one."""
     date: str = field(
@@ -162,23 +161,28 @@ def without_breakdowns(result: dict[str, Any], per_category: bool, by_attribute:
 # --- HTML pieces -------------------------------------------------------------------------------
 
 
-def _cell(section: str, metric: str, value: float | None) -> str:
+def _cell(section: str, metric: str, value: float | None, shown: Callable[[str, float], str]) -> str:
     if value is None:
         return "<td></td>"
     return (
         f'<td data-section="{section}" data-metric="{html.escape(metric)}" data-value="{value!r}">'
-        f"{format_value(metric, value)}</td>"
+        f"{html.escape(shown(metric, value))}</td>"
     )
 
 
 def numbers_table(
-    caption: str, section: str, rows: Sequence[tuple[str, Mapping[str, float]]], metrics: Sequence[str]
+    caption: str,
+    section: str,
+    rows: Sequence[tuple[str, Mapping[str, float]]],
+    metrics: Sequence[str],
+    shown: Callable[[str, float], str] = format_value,
 ) -> str:
-    """A table: a row per ``(label, {metric: value})``, a column per metric; cells carry ``data-value``."""
+    """A table: a row per ``(label, {metric: value})``, a column per metric; cells carry ``data-value`` and
+    show ``shown(metric, value)`` (default: as the terminal tables of ``eval``)."""
     head = "".join(f"<th>{html.escape(m)}</th>" for m in metrics)
     body = "".join(
         f'<tr data-row="{html.escape(label)}"><td>{html.escape(label)}</td>'
-        + "".join(_cell(section, m, values.get(m)) for m in metrics)
+        + "".join(_cell(section, m, values.get(m), shown) for m in metrics)
         + "</tr>"
         for label, values in rows
     )
@@ -192,11 +196,11 @@ def _overall(numbers: Mapping[str, Any]) -> dict[str, float]:
     return {k: v for k, v in numbers.items() if isinstance(v, float)}
 
 
-def page(title: str, provenance: Provenance, sections: Sequence[tuple[str, str, str]], data: Any | None) -> str:
+def page(
+    title: str, provenance: Provenance, sections: Sequence[tuple[str, str, str]], data: Any | None, data_id: str
+) -> str:
     """The whole document: header with the provenance, a menu, the ``(id, title, body)`` sections, the data."""
-    rows = [("command", provenance.command), ("ground truth", provenance.gt), ("predictions", provenance.pred)]
-    if provenance.images:
-        rows.append(("images", provenance.images))
+    rows = [("command", provenance.command), *provenance.inputs]
     if provenance.run:
         settings = provenance.run.get("settings") or {}
         model = provenance.model or "?"
@@ -208,7 +212,7 @@ def page(title: str, provenance: Provenance, sections: Sequence[tuple[str, str, 
         if provenance.run.get("garmentkp"):
             rows.append(("detected with", f"garmentkp {provenance.run['garmentkp']}"))
     else:
-        rows.append(("model", "not recorded (the predictions carry no garmentkp_run record)"))
+        rows.append(("model", "not recorded (the input carries no garmentkp_run record)"))
     rows.append(("date", provenance.date))
     rows.append(("report by", f"garmentkp {__version__}"))
     meta = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(str(v))}</dd>" for k, v in rows)
@@ -219,7 +223,7 @@ def page(title: str, provenance: Provenance, sections: Sequence[tuple[str, str, 
     embedded = ""
     if data is not None:
         text = dump_json(data).decode("utf-8").replace("</", "<\\/")
-        embedded = f'<script type="application/json" id="eval-result">{text}</script>'
+        embedded = f'<script type="application/json" id="{data_id}">{text}</script>'
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
@@ -589,7 +593,7 @@ def eval_report(
     attributes = attributes_section(result)
     if attributes is not None:
         sections.append(("attributes", "By attribute", attributes))
-    return page("garmentkp eval report", provenance, sections, result)
+    return page("garmentkp eval report", provenance, sections, result, "eval-result")
 
 
 def write_eval_report(
@@ -608,13 +612,10 @@ def write_eval_report(
     """Build the report of one ``eval`` run and write it atomically to ``path``."""
     from garmentcli.io.atomic import atomic_write
 
-    provenance = Provenance(
-        command=command_line(),
-        gt=str(gt_path),
-        pred=str(pred_path),
-        images=None if images is None else str(images),
-        run=recorded_run(pred_path),
-    )
+    inputs = [("ground truth", str(gt_path)), ("predictions", str(pred_path))]
+    if images is not None:
+        inputs.append(("images", str(images)))
+    provenance = Provenance(command=command_line(), inputs=inputs, run=recorded_run(pred_path))
     text = eval_report(
         gt, pred, result, coco_results, provenance, pairing=pairing, pck_threshold=pck_threshold, images=images
     )
