@@ -106,19 +106,33 @@ def _own_covers(placed, j: int) -> list[np.ndarray]:
     return [_full_alpha(outline) for outline, on, _ in placed.parts_px[owner + 1 :] if j not in on]
 
 
+def layered_label(sample) -> np.ndarray:
+    """The picture's label map drawn as the renderer layers it: garments in order (a worn garment's hole left
+    open), the covers drawn after each garment (hands, clips: -1), the markers on top (-1)."""
+    label = np.zeros((SIZE, SIZE), np.int32)
+    for value, placed in enumerate(sample.garments, start=1):
+        mine = np.maximum.reduce([_full_alpha(outline) for outline, _, _ in placed.parts_px]) > 0.5
+        if placed.hole_px is not None:
+            mine &= _full_alpha(placed.hole_px) <= 0.5
+        label[mine] = value
+        for after, polygon in sample.covers_px:
+            if after == value:
+                label[_full_alpha(polygon) > 0.5] = -1
+    for square in sample.occluders_px:
+        label[_full_alpha(square) > 0.5] = -1
+    return label
+
+
 def _check_visibility(samples) -> dict[int, int]:
     counts = {0: 0, 1: 0, 2: 0}
     for sample in samples:
-        label = np.zeros((SIZE, SIZE), np.int32)
-        for value, placed in enumerate(sample.garments, start=1):
-            for outline, _, _ in placed.parts_px:
-                label[_full_alpha(outline) > 0.5] = value
-        for square in sample.occluders_px:
-            label[_full_alpha(square) > 0.5] = -1
+        label = layered_label(sample)
         for value, (placed, garment) in enumerate(zip(sample.garments, sample.record.garments, strict=True), start=1):
-            others = [_full_alpha(o) for p in sample.garments[value:] for o, _, _ in p.parts_px] + [
-                _full_alpha(s) for s in sample.occluders_px
-            ]
+            later = sample.garments[value:]
+            others = [_full_alpha(o) for p in later for o, _, _ in p.parts_px]
+            others += [_full_alpha(p.hole_px) for p in later if p.hole_px is not None]
+            others += [_full_alpha(c) for after, c in sample.covers_px if after >= value]
+            others += [_full_alpha(s) for s in sample.occluders_px]
             for j, (point, flag) in enumerate(zip(placed.landmarks_px, garment.landmarks[:, 2], strict=True)):
                 counts[int(flag)] += 1
                 if not np.all((point >= -0.5) & (point < SIZE - 0.5)):
@@ -129,6 +143,7 @@ def _check_visibility(samples) -> dict[int, int]:
                     continue  # on an occluder's edge: either flag is right
                 x, y = np.round(point).astype(int).clip(0, SIZE - 1)
                 covered = label[y, x] > value or label[y, x] == -1 or any(a[y, x] > 0.5 for a in own)
+                covered |= j in placed.behind_body  # worn: the back neck point, behind the neck
                 assert flag == (1 if covered else 2), (value, j, point, flag, label[y, x])
     return counts
 

@@ -1,4 +1,4 @@
-"""``garmentkp synth``: generate annotated flat-lay garment photos (DeepFashion2 layout + COCO)."""
+"""``garmentkp synth``: generate annotated garment photos (DeepFashion2 layout + COCO)."""
 
 from __future__ import annotations
 
@@ -141,6 +141,27 @@ def synth(
     max_garments: Annotated[int, typer.Option("--max-garments", min=1, max=4, help="Most garments per image.")] = 3,
     workers: Annotated[int, typer.Option(min=0, help="Worker processes (0: one per CPU core).")] = 0,
     clean: Annotated[bool, typer.Option("--clean", help="No lighting changes, blur, noise or JPEG loss.")] = False,
+    style: Annotated[
+        str,
+        typer.Option(
+            "--style",
+            help="Look: realistic (beds, floors, hangers, worn figures, fabrics, phone camera) or flatlay-v1 "
+            "(the first generator's flat-lays).",
+        ),
+    ] = "realistic",
+    worn_fraction: Annotated[
+        float,
+        typer.Option("--worn-fraction", min=0.0, max=1.0, help="Realistic look: share of images worn on a figure."),
+    ] = 0.25,
+    hung_fraction: Annotated[
+        float | None,
+        typer.Option(
+            "--hung-fraction",
+            min=0.0,
+            max=1.0,
+            help="Realistic look: share of images hung on a hanger or hook (default 0.15, at most 1 - worn).",
+        ),
+    ] = None,
     resume: Annotated[
         bool,
         typer.Option("--resume", help="Continue the dataset in OUT (same options): make only the missing images."),
@@ -150,7 +171,7 @@ def synth(
     ] = False,
     failures_file: Annotated[Path | None, typer.Option("--failures", help=common.FAILURES_HELP)] = None,
 ) -> None:
-    """Generate annotated flat-lay garment photos with true landmarks, visibility and measurements in cm.
+    """Generate annotated garment photos with true landmarks, visibility and measurements in cm.
 
     Example: garmentkp synth data/train --count 20000 --seed 1 --marker aruco:4x4_50:0:8cm
     """
@@ -164,6 +185,9 @@ def synth(
         marker=None if board else spec,
         board=board_layout(spec) if board else None,
         photo_effects=not clean,
+        style=style,
+        worn_fraction=worn_fraction,
+        hung_fraction=min(0.15, 1.0 - worn_fraction) if hung_fraction is None else hung_fraction,
     )
     workers = workers or max(
         1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

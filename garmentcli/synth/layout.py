@@ -44,11 +44,12 @@ def _overlap(a: np.ndarray, b: np.ndarray) -> float:
     return w * h / min(np.prod(a[2:] - a[:2]), np.prod(b[2:] - b[:2]))
 
 
-def lay_garment(category_id: int, rng: np.random.Generator) -> LaidGarment:
+def lay_garment(category_id: int, rng: np.random.Generator, strength: tuple[float, float] | None = None) -> LaidGarment:
+    """A garment of the category, deformed (``strength``: range of the warp's strength), turned and centred."""
     params = scene_params()
     spec = sample_spec(category_id, rng)
     shape = build_shape(spec, rng)
-    warp = random_warp(shape.silhouette, rng, rng.uniform(*params["deformation_strength"]))
+    warp = random_warp(shape.silhouette, rng, rng.uniform(*(strength or params["deformation_strength"])))
     if rng.random() < params["rotation_any_probability"]:
         rotation = rng.uniform(0, 360)
     else:
@@ -59,9 +60,10 @@ def lay_garment(category_id: int, rng: np.random.Generator) -> LaidGarment:
     return LaidGarment(spec, shape, warp, outline).moved(-centre)
 
 
-def arrange(laid: list[LaidGarment], rng: np.random.Generator) -> list[LaidGarment]:
-    """Spread garments around the first so they overlap partly (box overlap at most ``overlap_max``)."""
-    limit = scene_params()["overlap_max"]
+def arrange(laid: list[LaidGarment], rng: np.random.Generator, limit: float | None = None) -> list[LaidGarment]:
+    """Spread garments around the first so they overlap partly (box overlap at most ``limit``, by default the
+    scene's ``overlap_max``)."""
+    limit = scene_params()["overlap_max"] if limit is None else limit
     placed = [laid[0]]
     for garment in laid[1:]:
         best, best_score = None, np.inf

@@ -16,6 +16,7 @@ import numpy as np
 from garmentcli.synth.camera import pixel_plane_coords, project
 from garmentcli.synth.deform import Warp
 from garmentcli.synth.details import Stroke
+from garmentcli.synth.fabrics import Extras, Relief, paint_extras, relief_shading
 from garmentcli.synth.prints import Decal, apply_decal
 from garmentcli.synth.texture import Look, noise_patch, paint
 
@@ -46,6 +47,14 @@ class PlacedGarment:
     decal: Decal | None = None
     folded: bool = False
     """A sleeve lies over or under the body: the pieces are drawn one by one."""
+    extras: Extras | None = None
+    """Realistic look: tone field and colour block (None: the flat-lay-v1 look)."""
+    relief: Relief | None = None
+    """Realistic look: the wrinkles shading the fabric (None: flat-lay-v1's straight folds)."""
+    hole_px: np.ndarray | None = None
+    """Worn: the neck opening or open front, a hole in the garment through which what lies beneath shows."""
+    behind_body: tuple[int, ...] = ()
+    """Worn: landmarks on the back of the garment hidden by the wearer (the back neck point, behind the neck)."""
 
 
 @dataclass(frozen=True)
@@ -151,23 +160,29 @@ def draw_garment(
     else:  # the pieces only meet along seams: the outline through every landmark bounds their union
         alphas, above = [polygon_alpha(garment.silhouette_px, window)], None
     alpha = np.maximum.reduce(alphas)
+    if garment.hole_px is not None:
+        alpha = alpha * (1 - polygon_alpha(garment.hole_px, window))
     coords = garment_coords(homography, garment.warp, window)
     look = garment.look
     layer = paint(look, coords)
+    if garment.extras is not None:
+        layer = paint_extras(layer, coords, garment.extras)
     if garment.decal is not None:
         layer = apply_decal(layer, coords, garment.decal)
     masks = _stroke_masks(garment.strokes, garment.warp, homography, window, px_per_cm)
     if "trim" in masks:
         layer = layer + (look.trim - layer) * _below(masks["trim"], above)[..., None]
-    if garment.inner_px is not None:
+    if garment.inner_px is not None and garment.hole_px is None:
         inner = _below(polygon_alpha(garment.inner_px, window), above)[..., None]
         layer = layer + (look.lining - layer) * inner
     for role, tone in (("stitch", 0.6), ("zip", 0.35), ("button", 0.5)):
         if role in masks:
             colour = look.trim * tone if look.base.mean() > 90 else np.minimum(look.trim * 1.8 + 40, 255)
             layer = layer + (colour - layer) * _below(masks[role], above)[..., None]
-    size_cm = float(np.ptp(garment.landmarks_cm, axis=0).max())
-    shade = _folds(coords, rng, size_cm)
+    if garment.relief is not None:
+        shade = relief_shading(coords, garment.relief)
+    else:
+        shade = _folds(coords, rng, float(np.ptp(garment.landmarks_cm, axis=0).max()))
     inside = (alpha > 0.5).astype(np.uint8)
     edge = cv2.distanceTransform(cv2.copyMakeBorder(inside, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0), cv2.DIST_L2, 3)
     edge = edge[1:-1, 1:-1] / max(1.5 * px_per_cm, 1.0)

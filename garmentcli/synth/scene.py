@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from garmentcli.errors import InputError
 from garmentcli.measure.board import BoardLayout, aruco_dictionary
 from garmentcli.schema.layout import DF2
 from garmentcli.schema.records import ImageRecord
@@ -23,6 +24,9 @@ from garmentcli.synth.prints import sample_decal
 from garmentcli.synth.render import PlacedGarment, Window, cast_shadow, draw_garment, finish_photo, polygon_alpha
 from garmentcli.synth.texture import looks, random_colour, sample_look, surface
 from garmentcli.synth.truth import annotate
+
+STYLES = ("realistic", "flatlay-v1")
+"""The looks ``generate`` can render (``--style``)."""
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,25 @@ class SynthConfig:
     board_file: str | None = None
     photo_effects: bool = True
     """Lighting, blur and noise (tests of exact geometry turn them off)."""
+    style: str = "realistic"
+    """The look: ``realistic`` (rooms, hangers, worn figures, fabrics, phone camera) or ``flatlay-v1`` (the first
+    generator's flat-lays on plain tables, kept as it was)."""
+    worn_fraction: float = 0.25
+    """Realistic look: share of images with the garments worn on a figure."""
+    hung_fraction: float = 0.15
+    """Realistic look: share of images with a garment hung on a hanger or hook."""
+
+    def __post_init__(self) -> None:
+        if self.style not in STYLES:
+            raise InputError(f"--style: {self.style!r} is not one of {', '.join(STYLES)}")
+        for name in ("worn_fraction", "hung_fraction"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise InputError(f"--{name.replace('_', '-')}: {value} is not between 0 and 1")
+        if self.worn_fraction + self.hung_fraction > 1.0 + 1e-9:
+            raise InputError(
+                f"--worn-fraction + --hung-fraction: {self.worn_fraction} + {self.hung_fraction} is more than 1"
+            )
 
 
 @dataclass
@@ -52,6 +75,9 @@ class Sample:
     occluders_px: list[np.ndarray] = field(default_factory=list)
     """Marker paper squares drawn over the garments (image px)."""
     jpeg_quality: int = 95
+    covers_px: list[tuple[int, np.ndarray]] = field(default_factory=list)
+    """Other things drawn over garments (a worn figure's hands and arms, hanger clips): ``(after, outline px)``,
+    drawn after the first ``after`` garments (see :func:`garmentcli.synth.truth.annotate`)."""
 
     def encode(self) -> bytes:
         """The image as JPEG bytes at the sampled quality (deterministic)."""
@@ -134,6 +160,12 @@ def _outside_shadow(image: np.ndarray, rng: np.random.Generator) -> None:
 
 def _background(config: SynthConfig, homography: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     image = surface(homography, (0, 0, config.size, config.size), rng)
+    _board_overlay(image, config, homography, rng)
+    return image
+
+
+def _board_overlay(image: np.ndarray, config: SynthConfig, homography: np.ndarray, rng: np.random.Generator) -> None:
+    """With ``--board``: the marked table's paper sheet, drawn over the background."""
     if config.board is not None:
         lo_x, lo_y, hi_x, hi_y = config.board.extent()
         margin = 1.0
@@ -151,12 +183,15 @@ def _background(config: SynthConfig, homography: np.ndarray, rng: np.random.Gene
             board *= colour / 235.0
             roi = image[window.slices]
             roi += (board - roi) * alpha
-    return image
 
 
 def generate(config: SynthConfig, index: int) -> Sample:
     """Image ``index`` of the dataset described by ``config``."""
     rng = image_rng(config.seed, index)
+    if config.style != "flatlay-v1":
+        from garmentcli.synth.realistic import generate_realistic
+
+        return generate_realistic(config, index, rng)
     params = scene_params()
     weights = np.asarray(params["garment_count_weights"][: config.max_garments], dtype=np.float64)
     count = 1 + int(rng.choice(len(weights), p=weights / weights.sum()))

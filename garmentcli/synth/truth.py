@@ -34,12 +34,22 @@ def _self_hidden(garment: PlacedGarment) -> np.ndarray:
     return hidden
 
 
-def _visibility(garment: PlacedGarment, occluders: list[np.ndarray], size: int) -> np.ndarray:
+def _visibility(
+    garment: PlacedGarment, occluders: list[np.ndarray], size: int, holed: list[PlacedGarment] = ()
+) -> np.ndarray:
+    """Codes of a garment's landmarks: outside the frame, under an occluder (or a later garment ``holed``
+    with a hole, unless the point shows through the hole), or visible."""
     points = garment.landmarks_px
     inside = np.all((points >= -0.5) & (points < size - 0.5), axis=1)
     hidden = _self_hidden(garment)
+    hidden[list(garment.behind_body)] = True
     for polygon in occluders:
         hidden |= _inside(polygon, points)
+    for other in holed:
+        covered = np.zeros(len(points), bool)
+        for outline, _, _ in other.parts_px:
+            covered |= _inside(outline, points)
+        hidden |= covered & ~_inside(other.hole_px, points, 0.5)
     return np.where(~inside, OUTSIDE, np.where(hidden, OCCLUDED, VISIBLE))
 
 
@@ -62,8 +72,11 @@ def _segmentation(label: np.ndarray, value: int) -> tuple[list[list[float]], int
     return polygons, int(visible.sum())
 
 
-def _attributes(box_area: float, image_area: float, visible: int, inside: int, total: float) -> dict[str, int]:
-    """DeepFashion2's scale / occlusion / zoom_in / viewpoint codes from areas (viewpoint 1: not worn)."""
+def _attributes(
+    box_area: float, image_area: float, visible: int, inside: int, total: float, viewpoint: int = 1
+) -> dict[str, int]:
+    """DeepFashion2's scale / occlusion / zoom_in / viewpoint codes from areas (viewpoint 1: not worn, 2: worn,
+    frontal)."""
     share = box_area / image_area
     seen = visible / max(inside, 1)
     framed = inside / max(total, 1.0)
@@ -72,26 +85,52 @@ def _attributes(box_area: float, image_area: float, visible: int, inside: int, t
         "scale": 1 if share < 0.1 else 2 if share < 0.35 else 3,
         "occlusion": 1 if seen >= 0.9 else 2 if seen >= 0.6 else 3,
         "zoom_in": 1 if framed >= 0.98 else 2 if framed >= 0.8 else 3,
-        "viewpoint": 1,
+        "viewpoint": viewpoint,
     }
 
 
+def _fill(label: np.ndarray, polygon: np.ndarray, value: int) -> None:
+    cv2.fillPoly(label, [np.round(polygon * 16).astype(np.int32)], value, cv2.LINE_8, 4)
+
+
 def annotate(
-    sample_garments: list[PlacedGarment], specs: list[GarmentSpec], marker_squares: list[np.ndarray], size: int
+    sample_garments: list[PlacedGarment],
+    specs: list[GarmentSpec],
+    marker_squares: list[np.ndarray],
+    size: int,
+    covers: list[tuple[int, np.ndarray]] = (),
+    viewpoint: int = 1,
 ) -> list[Garment]:
     """The ground-truth garments of a ``size`` x ``size`` picture, given its garments in drawing order and the
-    paper squares (px) of the markers drawn over them."""
+    paper squares (px) of the markers drawn over them.
+
+    ``covers`` are other things drawn over garments (a worn figure's arms and hands, hanger clips):
+    ``(after, polygon_px)`` is drawn after the first ``after`` garments, so it hides those. A garment with
+    a ``hole_px`` (worn: its neck opening or open front) hides nothing through its hole.
+    ``viewpoint`` is DeepFashion2's code written for every garment (1 not worn, 2 frontal).
+    """
     label = np.zeros((size, size), np.int32)
     for value, garment in enumerate(sample_garments, start=1):
-        pieces = [np.round(outline * 16).astype(np.int32) for outline, _, _ in garment.parts_px]
-        for piece in pieces:
-            cv2.fillPoly(label, [piece], value, cv2.LINE_8, 4)
+        if garment.hole_px is None:
+            for outline, _, _ in garment.parts_px:
+                _fill(label, outline, value)
+        else:
+            mine = np.zeros((size, size), np.uint8)
+            for outline, _, _ in garment.parts_px:
+                _fill(mine, outline, 1)
+            _fill(mine, garment.hole_px, 0)
+            label[mine > 0] = value
+        for after, polygon in covers:
+            if after == value:
+                _fill(label, polygon, -1)
     for square in marker_squares:
-        cv2.fillPoly(label, [np.round(square * 16).astype(np.int32)], -1, cv2.LINE_8, 4)
+        _fill(label, square, -1)
     out = []
     for i, (garment, spec) in enumerate(zip(sample_garments, specs, strict=True)):
-        occluders = [outline for g in sample_garments[i + 1 :] for outline, _, _ in g.parts_px] + marker_squares
-        flags = _visibility(garment, occluders, size)
+        later = sample_garments[i + 1 :]
+        occluders = [outline for g in later if g.hole_px is None for outline, _, _ in g.parts_px] + marker_squares
+        occluders += [polygon for after, polygon in covers if after > i]
+        flags = _visibility(garment, occluders, size, [g for g in later if g.hole_px is not None])
         landmarks = np.column_stack([garment.landmarks_px, flags]).astype(np.float64)
         landmarks[flags == OUTSIDE] = 0.0
         polygons, visible = _segmentation(label, i + 1)
@@ -114,7 +153,7 @@ def annotate(
                 np.round(bbox, 2),
                 np.round(landmarks, 3),
                 segmentation=polygons,
-                attributes=_attributes(float(bbox[2] * bbox[3]), size * size, visible, inside, total),
+                attributes=_attributes(float(bbox[2] * bbox[3]), size * size, visible, inside, total, viewpoint),
                 extra=extra,
             )
         )
