@@ -24,8 +24,6 @@ class _GarmentGroup(TyperGroup):
     """Maps errors onto the exit-code contract: usage errors and :class:`GarmentError` exit 1."""
 
     def make_context(self, *args: Any, **kwargs: Any) -> typer.Context:
-        if len(args) > 1 and kwargs.get("parent") is None:
-            common.STATE.argv = list(args[1])
         try:
             return super().make_context(*args, **kwargs)
         except UsageError as exc:

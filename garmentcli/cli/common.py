@@ -37,8 +37,6 @@ class CliState:
     """Options of the main callback that every command may read."""
 
     quiet: bool = False
-    argv: list[str] | None = None
-    """The arguments of the running command line (after ``garmentkp``), for reports that show it."""
 
 
 STATE = CliState()

@@ -117,13 +117,46 @@ class Provenance:
 
 
 def command_line(argv: Sequence[str] | None = None) -> str:
-    """The command that is running, quoted for a shell: ``garmentkp`` and ``argv`` (default: the arguments
-    the ``garmentkp`` command was called with, else those of the Python process)."""
+    """The command that is running, quoted for a shell: ``garmentkp`` and ``argv`` when given; else rebuilt
+    from the running command's context (the subcommand and each option given on the command line, so that
+    it runs again the same way also when called in-process), else from the Python process's arguments."""
     if argv is None:
-        from garmentcli.cli.common import STATE
-
-        argv = STATE.argv if STATE.argv is not None else sys.argv[1:]
+        context = _current_context()
+        if context is None:
+            return shlex.join(["garmentkp", *sys.argv[1:]])
+        chain = []
+        while context is not None:
+            chain.append(context)
+            context = context.parent
+        argv = [word for level in reversed(chain) for word in _given(level)]
     return shlex.join(["garmentkp", *argv])
+
+
+def _current_context() -> Any:
+    try:  # recent typer carries its own copy of click
+        from typer._click.globals import get_current_context
+    except ImportError:  # pragma: no cover - typer that uses click itself
+        from click import get_current_context
+    return get_current_context(silent=True)
+
+
+def _given(context: Any) -> list[str]:
+    """A context's command name (subcommands) and the parameters given to it on the command line, as words."""
+    words = [context.info_name] if context.parent is not None else []
+    for param in context.command.params:
+        source = context.get_parameter_source(param.name)
+        if getattr(source, "name", None) != "COMMANDLINE":
+            continue
+        value = context.params.get(param.name)
+        if getattr(param, "param_type_name", "") != "option":
+            words += [str(v) for v in value] if isinstance(value, (list, tuple)) else [str(value)]
+        elif param.is_flag:
+            words.append(param.opts[0] if value or not param.secondary_opts else param.secondary_opts[0])
+        else:
+            name = max(param.opts, key=len)
+            for item in value if param.multiple else [value]:
+                words += [name, str(item)]
+    return words
 
 
 def recorded_run(path: str | Path) -> dict[str, Any] | None:
