@@ -87,7 +87,7 @@ figure{margin:8px 0}figure svg{max-width:100%;height:auto}
 .grid{display:flex;flex-wrap:wrap;gap:14px;align-items:flex-start}
 figure.template{border:1px solid #eee;border-radius:4px;padding:6px;background:#fff;width:262px}
 figure.template figcaption{font-size:12px}
-figure.photo{border:1px solid #eee;border-radius:4px;padding:6px;background:#fff}
+figure.photo{border:1px solid #eee;border-radius:4px;padding:6px;background:#fff;max-width:560px}
 figure.photo .pair{display:flex;gap:6px}
 figure.photo .pair div{text-align:center;font-size:11px;color:#555}
 figure.photo img{display:block;max-height:240px}
