@@ -34,7 +34,7 @@ def test_the_from_scratch_backbone_is_still_built_and_old_configs_name_it():
     assert 3_000_000 <= count_parameters(build_network(config)) <= 5_000_000
     legacy = {k: v for k, v in config.to_dict().items() if k != "backbone"}
     assert ModelConfig.from_dict(legacy).backbone == SCRATCH_BACKBONE
-    with pytest.raises(SchemaError, match="backbone must be one of"):
+    with pytest.raises(SchemaError, match="ModelConfig.backbone: Input should be"):
         ModelConfig(backbone="resnet50")
 
 

@@ -15,23 +15,32 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from garmentcli.errors import FormatError, InputError
 from garmentcli.schema.layout import DF2, Category, mirror_name
 from garmentcli.schema.visibility import OCCLUDED, UNLABELLED, VISIBLE
+from garmentcli.settings import first_problem
 
 METHOD_ARITY = {"distance": 2, "outline": 2, "drop": 3}
 """How many landmarks each method takes."""
 
 MISSING = UNLABELLED
 """A landmark a measurement cannot use (with :data:`OCCLUDED` and :data:`VISIBLE`, the ground-truth flags)."""
-
-_ENTRY_KEYS = {"name", "description", "categories", "method", "landmarks", "mirror"}
-
 
 @dataclass(frozen=True)
 class Side:
@@ -108,35 +117,48 @@ def _compile_side(category: Category, method: str, names: tuple[str, ...], where
     return Side(names, tuple(category.index[n] for n in names))
 
 
-def _parse_entry(entry: Any, where: str) -> tuple[str, str, tuple[str, ...], list[str], bool, str]:
+class _Entry(BaseModel):
+    """One measurement of a definitions document, as written; checked field by field."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    description: str = ""
+    categories: Annotated[list[StrictStr | StrictInt], Field(min_length=1)]
+    method: Literal["distance", "outline", "drop"]
+    landmarks: list[StrictStr]
+    mirror: StrictBool = False
+
+    @field_validator("name")
+    @classmethod
+    def _a_word(cls, name: str) -> str:
+        if not name.isidentifier():
+            raise ValueError("must be a word such as chest_width")
+        return name
+
+    @field_validator("categories", mode="before")
+    @classmethod
+    def _one_or_many(cls, categories: Any) -> Any:
+        return [categories] if isinstance(categories, str | int) else categories
+
+    @model_validator(mode="after")
+    def _arity(self) -> _Entry:
+        if len(self.landmarks) != METHOD_ARITY[self.method]:
+            raise ValueError(
+                f"method {self.method} takes {METHOD_ARITY[self.method]} landmarks, got {len(self.landmarks)}"
+            )
+        return self
+
+
+def _parse_entry(entry: Any, where: str) -> _Entry:
     if not isinstance(entry, dict):
         raise FormatError(f"{where}: expected a mapping with name, categories, method, landmarks")
-    extra = set(entry) - _ENTRY_KEYS
-    if extra:
-        raise FormatError(f"{where}: unknown key {sorted(extra)[0]!r} (allowed: {', '.join(sorted(_ENTRY_KEYS))})")
-    missing = [k for k in ("name", "categories", "method", "landmarks") if k not in entry]
-    if missing:
-        raise FormatError(f"{where}: missing key {missing[0]!r}")
-    name, method = entry["name"], entry["method"]
-    if not isinstance(name, str) or not name.isidentifier():
-        raise FormatError(f"{where}: name must be a word such as chest_width, got {name!r}")
-    where = f"{where} ({name})"
-    if method not in METHOD_ARITY:
-        raise FormatError(f"{where}: unknown method {method!r} (known: {', '.join(METHOD_ARITY)})")
-    landmarks = entry["landmarks"]
-    if not isinstance(landmarks, list) or not all(isinstance(n, str) for n in landmarks):
-        raise FormatError(f"{where}: landmarks must be a list of landmark names")
-    if len(landmarks) != METHOD_ARITY[method]:
-        raise FormatError(f"{where}: method {method} takes {METHOD_ARITY[method]} landmarks, got {len(landmarks)}")
-    categories = entry["categories"]
-    if isinstance(categories, str | int):
-        categories = [categories]
-    if not isinstance(categories, list) or not categories:
-        raise FormatError(f"{where}: categories must be a non-empty list of category names")
-    mirror = entry.get("mirror", False)
-    if not isinstance(mirror, bool):
-        raise FormatError(f"{where}: mirror must be true or false")
-    return name, method, tuple(landmarks), categories, mirror, str(entry.get("description", ""))
+    if isinstance(entry.get("name"), str):
+        where = f"{where} ({entry['name']})"
+    try:
+        return _Entry.model_validate(entry)
+    except ValidationError as exc:
+        raise FormatError(f"{where}: {first_problem(exc)}") from None
 
 
 def parse_definitions(raw: Any, source: str = "definitions") -> Definitions:
@@ -146,7 +168,9 @@ def parse_definitions(raw: Any, source: str = "definitions") -> Definitions:
     by_category: dict[int, list[Definition]] = {}
     for number, entry in enumerate(raw["measurements"], start=1):
         where = f"{source}: measurement {number}"
-        name, method, names, categories, mirror, description = _parse_entry(entry, where)
+        parsed = _parse_entry(entry, where)
+        name, method, names = parsed.name, parsed.method, tuple(parsed.landmarks)
+        categories, mirror, description = parsed.categories, parsed.mirror, parsed.description
         where = f"{where} ({name})"
         for key in categories:
             category = DF2.by_name.get(key) if isinstance(key, str) else DF2.by_id.get(key)

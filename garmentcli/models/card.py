@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 
@@ -12,6 +12,7 @@ from garmentcli.errors import SchemaError
 from garmentcli.io.jsonio import load_json
 from garmentcli.models.config import ARCHITECTURE, ModelConfig
 from garmentcli.schema.layout import NUM_LANDMARKS
+from garmentcli.settings import NonNegativeInt, settings_class
 
 CARD_SCHEMA_VERSION = 1
 """Version of the card format; bumped when a field changes meaning."""
@@ -20,16 +21,16 @@ METADATA_KEY = "garmentkp_card"
 """Key of the card JSON in the ONNX file's ``metadata_props`` (onnxruntime's ``custom_metadata_map``)."""
 
 
-@dataclass
+@settings_class(frozen=False)
 class ModelCard:
-    """What a model is, how it was made and how well it does."""
+    """What a model is, how it was made and how well it does; every field checked when the card is made."""
 
     name: str
     config: ModelConfig
-    architecture: str = ARCHITECTURE
-    schema_version: int = CARD_SCHEMA_VERSION
+    architecture: Literal["garmentkp-centernet-v1"] = ARCHITECTURE
+    schema_version: Literal[1] = CARD_SCHEMA_VERSION
     landmarks: str = f"deepfashion2-{NUM_LANDMARKS}"
-    parameters: int | None = None
+    parameters: NonNegativeInt | None = None
     training: dict[str, Any] = field(default_factory=dict)
     """Training data and the exact command; free-form."""
     metrics: dict[str, Any] = field(default_factory=dict)
@@ -59,29 +60,23 @@ class ModelCard:
         return orjson.dumps(self.to_dict(), option=orjson.OPT_INDENT_2) + b"\n"
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], source: str = "model card") -> ModelCard:
-        """Validate a card dict; one-line :class:`SchemaError` naming ``source`` when it cannot be ours."""
+    def from_dict(cls, data: Any, source: str = "model card") -> ModelCard:
+        """Validate a card dict field by field; one-line :class:`SchemaError` naming ``source`` when it cannot
+        be ours. ``input_size`` is derived from the config, and keys of later card versions are left out."""
         try:
-            if data.get("schema_version") != CARD_SCHEMA_VERSION:
-                raise SchemaError(f"card schema version {data.get('schema_version')!r}, expected {CARD_SCHEMA_VERSION}")
-            if data.get("architecture") != ARCHITECTURE:
-                raise SchemaError(f"architecture {data.get('architecture')!r}, expected {ARCHITECTURE}")
-            return cls(
-                name=str(data["name"]),
-                config=ModelConfig.from_dict(data["config"]),
-                architecture=data["architecture"],
-                schema_version=data["schema_version"],
-                landmarks=data.get("landmarks", f"deepfashion2-{NUM_LANDMARKS}"),
-                parameters=data.get("parameters"),
-                training=dict(data.get("training") or {}),
-                metrics=dict(data.get("metrics") or {}),
-                export=dict(data.get("export") or {}),
-            )
-        except (KeyError, TypeError, AttributeError) as exc:
-            raise SchemaError(f"{source}: malformed model card ({type(exc).__name__}: {exc})") from exc
+            if not isinstance(data, dict):
+                raise SchemaError("a model card is a JSON object")
+            config = data.get("config")
+            known = {f.name for f in fields(cls)} - {"config"}
+            values = {k: v for k, v in data.items() if k in known and v is not None}
+            return cls(config=ModelConfig.from_dict(config) if isinstance(config, dict) else config, **values)
         except SchemaError as exc:
             raise SchemaError(f"{source}: {exc}") from exc
 
     @classmethod
     def read(cls, path: Path) -> ModelCard:
         return cls.from_dict(load_json(path), str(path))
+
+
+if (ARCHITECTURE, CARD_SCHEMA_VERSION) != ("garmentkp-centernet-v1", 1):  # pragma: no cover - development check
+    raise SchemaError("ModelCard's architecture / schema_version choices differ from the constants")

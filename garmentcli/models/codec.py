@@ -14,13 +14,12 @@ group's heatmap with ``landmark_offset[2g:2g+2] = p / 4 - floor(p / 4)`` there.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from garmentcli.models.config import OUTPUT_STRIDE, ModelConfig
 from garmentcli.schema.layout import DF2, mirror_name
 from garmentcli.schema.records import Garment
+from garmentcli.settings import Fraction, PositiveFloat, PositiveInt, settings_class
 
 GROUP_FLIP = np.array([DF2.semantic_groups.index(mirror_name(name)) for name in DF2.semantic_groups])
 """``GROUP_FLIP[g]`` is the semantic group that ``g`` becomes under a horizontal flip."""
@@ -29,32 +28,34 @@ CATEGORY_GROUPS = {c.id: DF2.group_of[c.slice] for c in DF2.categories}
 """The semantic group of each landmark of each category, in dataset order."""
 
 
-@dataclass(frozen=True)
+@settings_class
 class DecodeOptions:
     """Decoding settings; ``None`` switches a DeepMark++ technique off.
 
     Defaults are the published tuned values except ``blend_gamma``, which validation switched off.
+    Every field is checked when the options are made: thresholds and weights from 0 to 1, counts and
+    sigmas positive (a one-line :class:`~garmentcli.errors.SchemaError` otherwise).
     """
 
-    score_thr: float = 0.2
-    max_dets: int = 20
-    max_candidates: int = 100
-    min_center_score: float = 0.05
+    score_thr: Fraction = 0.2
+    max_dets: PositiveInt = 20
+    max_candidates: PositiveInt = 100
+    min_center_score: Fraction = 0.05
     """Centre peaks below this are never decoded (they cannot be garments worth reporting)."""
-    box_rescore_alpha: float | None = 0.8
+    box_rescore_alpha: Fraction | None = 0.8
     """(1) final score = alpha * centre score + (1 - alpha) * mean landmark score."""
-    center_sigma: float | None = 0.45
+    center_sigma: PositiveFloat | None = 0.45
     """(2) 3x3 Gaussian smoothing of the centre heatmaps before peak picking."""
-    landmark_sigma: float | None = 0.90
+    landmark_sigma: PositiveFloat | None = 0.90
     """(2) 3x3 Gaussian smoothing of the landmark heatmaps before the maximum is taken."""
-    blend_gamma: float | None = None
+    blend_gamma: Fraction | None = None
     """(3) landmark = gamma * heatmap-refined + (1 - gamma) * regressed; off: the refined position alone.
     Off by default: the published 0.75 pulls our model's landmarks towards the mean shape (a wide hem
     came out 1.3 cm short); on synthetic validation images off gave keypoint AP 0.734 against 0.713."""
-    rescore_divisor: float | None = 9.0
+    rescore_divisor: PositiveFloat | None = 9.0
     """(4) weight the landmark heatmap by a Gaussian of sigma min(w, h) / divisor around the regressed
     position before the maximum; off: the maximum inside the box."""
-    box_landmark_weight: float | None = 0.75
+    box_landmark_weight: Fraction | None = 0.75
     """Not in DeepMark++: box = weight * the decoded landmarks' extent + (1 - weight) * the regressed box;
     off: the regressed box alone. Chosen on synthetic validation images, where it raised box AP by 0.04."""
 

@@ -1,12 +1,13 @@
-"""The network's hyper-parameters as one JSON-able dataclass, stored in every model card and checkpoint."""
+"""The network's hyper-parameters as one JSON-able, validated dataclass, stored in every model card and checkpoint."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
-from typing import Any
+from dataclasses import asdict, fields
+from typing import Any, Literal
 
 from garmentcli.errors import SchemaError
 from garmentcli.schema.layout import DF2
+from garmentcli.settings import Int, NonNegativeInt, PositiveInt, settings_class
 
 ARCHITECTURE = "garmentkp-centernet-v1"
 """Name of the network family :func:`garmentcli.models.network.build_network` builds."""
@@ -32,7 +33,10 @@ HEAD_NAMES = (
 """The network's heads, in the order the deployed (ONNX) graph outputs them."""
 
 
-@dataclass(frozen=True)
+BackboneName = Literal["inverted-residual", "efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2"]
+
+
+@settings_class
 class ModelConfig:
     """Shape of the network and of its targets.
 
@@ -41,30 +45,28 @@ class ModelConfig:
     blocks per stage (strides 4, 8, 16, 32) and ``expansion`` the blocks' expansion ratio; the
     EfficientNet-Lite trunks have their fixed published shapes. ``neck_channels`` is the
     feature-pyramid width and ``head_channels`` the hidden width of each head.
+
+    Every field is checked when the config is made (:func:`~garmentcli.settings.settings_class`):
+    whole numbers in range, a known backbone, four depths; a bad one is a one-line :class:`SchemaError`.
     """
 
-    input_size: int = 256
-    backbone: str = "efficientnet-lite0"
-    width: int = 40
-    depth: tuple[int, int, int, int] = (1, 2, 4, 2)
-    expansion: int = 4
-    neck_channels: int = 96
-    head_channels: int = 96
-    num_categories: int = len(DF2.categories)
-    num_groups: int = len(DF2.semantic_groups)
-    max_objects: int = 32
+    input_size: PositiveInt = 256
+    backbone: BackboneName = "efficientnet-lite0"
+    width: PositiveInt = 40
+    depth: tuple[NonNegativeInt, NonNegativeInt, NonNegativeInt, NonNegativeInt] = (1, 2, 4, 2)
+    expansion: PositiveInt = 4
+    neck_channels: PositiveInt = 96
+    head_channels: PositiveInt = 96
+    num_categories: Int = len(DF2.categories)
+    num_groups: Int = len(DF2.semantic_groups)
+    max_objects: PositiveInt = 32
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "depth", tuple(int(d) for d in self.depth))
-        if self.input_size % 32 or self.input_size < 32:
-            raise SchemaError(f"input_size must be a positive multiple of 32, got {self.input_size}")
-        if self.backbone not in BACKBONES:
-            raise SchemaError(f"backbone must be one of {', '.join(BACKBONES)}, got {self.backbone!r}")
-        if len(self.depth) != 4 or min(self.depth) < 0:
-            raise SchemaError(f"depth needs 4 non-negative block counts, got {self.depth}")
+        if self.input_size % 32:
+            raise SchemaError(f"ModelConfig.input_size must be a positive multiple of 32, got {self.input_size}")
         if self.num_categories != len(DF2.categories) or self.num_groups != len(DF2.semantic_groups):
             raise SchemaError(
-                f"config predicts {self.num_categories} categories / {self.num_groups} groups; the DeepFashion2 "
+                f"ModelConfig predicts {self.num_categories} categories / {self.num_groups} groups; the DeepFashion2 "
                 f"layout has {len(DF2.categories)} / {len(DF2.semantic_groups)}"
             )
 
@@ -89,3 +91,7 @@ class ModelConfig:
         if unknown:
             raise SchemaError(f"unknown model config keys: {', '.join(sorted(unknown))}")
         return cls(**{"backbone": SCRATCH_BACKBONE, **data})
+
+
+if set(BackboneName.__args__) != set(BACKBONES):  # pragma: no cover - a development-time check
+    raise SchemaError("ModelConfig's backbone choices differ from BACKBONES")
