@@ -213,6 +213,27 @@ def test_box_only_report(tmp_path):
     assert "model" in out.read_text() and "not recorded" in out.read_text()
 
 
+def test_reports_of_boxes_only_and_of_no_predictions_show_the_images(tmp_path):
+    gt = json.loads((SAMPLES / "coco.json").read_text())
+    boxes = [{"image_id": a["image_id"], "category_id": a["category_id"], "bbox": a["bbox"], "score": 0.9}
+             for a in gt["annotations"]]  # fmt: skip
+    (tmp_path / "boxes.json").write_text(json.dumps(boxes))
+    (tmp_path / "none.json").write_text("[]")
+    for name in ("boxes", "none"):
+        out = tmp_path / f"{name}.html"
+        args = ["eval", "--gt", str(SAMPLES / "coco.json"), "--pred", str(tmp_path / f"{name}.json")]
+        result = runner.invoke(app, [*args, "--images", str(SAMPLES), "--report", str(out)])
+        assert result.exit_code == 0, result.output
+        photos = [f for f in parse(out).figures if f.get("class") == "photo"]
+        assert len(photos) == (16 if name == "boxes" else 12)  # 12 worst + 4 best; none good without predictions
+        text = out.read_text()
+        if name == "boxes":
+            assert text.count("mean box IoU 1.000") == 16  # the ground-truth boxes themselves
+        else:
+            assert "mean OKS 0.000" in text and "→ missed" in text
+            assert "No landmark missed" not in text
+
+
 def test_pck_curves_meet_the_eval_pck(tmp_path):
     rng = np.random.default_rng(11)
     gt_doc = make_ground_truth(rng, num_images=50)

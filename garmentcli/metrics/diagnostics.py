@@ -20,6 +20,7 @@ the curve over all garments is the overall PCK.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -113,6 +114,8 @@ def _category_layout(category_id: int, width: int) -> tuple[slice, tuple[str, ..
 
 def diagnose(gt: Instances, pred: Instances, pairing: str = "auto", pck_threshold: float = 0.2) -> Diagnostics | None:
     """The figures of the module docstring; None when either side carries no landmarks."""
+    if pred.keypoints is None and len(pred) == 0 and gt.keypoints is not None:  # no predictions: all missed
+        pred = dataclasses.replace(pred, keypoints=np.zeros((0, *gt.keypoints.shape[1:])))
     if gt.keypoints is None or pred.keypoints is None or pred.keypoints.shape[1] != gt.keypoints.shape[1]:
         return None
     width = gt.keypoints.shape[1]
@@ -252,8 +255,9 @@ class ImageQuality:
         return rated[order[:count]]
 
     def best(self, count: int, excluding: np.ndarray) -> np.ndarray:
-        """Indices of the ``count`` highest-quality images with garments, leaving out ``excluding``."""
-        rated = np.flatnonzero(~np.isnan(self.quality) & (self.garments > 0))
+        """Indices of the ``count`` highest-quality images with garments (quality above 0), leaving out
+        ``excluding``."""
+        rated = np.flatnonzero(~np.isnan(self.quality) & (self.garments > 0) & (self.quality > 0))
         rated = rated[~np.isin(rated, excluding)]
         order = np.lexsort((self.image_id[rated], -self.garments[rated], -self.quality[rated]))
         return rated[order[:count]]
@@ -271,7 +275,8 @@ def image_quality(gt: Instances, pred: Instances, confusion: Confusion, found: D
     else:
         rows = np.flatnonzero(~gt.iscrowd & np.isin(gt.image_id, image_ids) & np.isin(gt.category_id, gt.category_ids))
         mate = confusion.gt_match[rows]
-        same = (mate >= 0) & (pred.category_id[mate.clip(0)] == gt.category_id[rows])
+        guessed = pred.category_id[mate.clip(0)] if len(pred) else np.zeros(len(rows), dtype=np.int64)
+        same = (mate >= 0) & (guessed == gt.category_id[rows])
         similarity = np.where(same, confusion.iou[rows], 0.0)
         missed = ~same
     index = np.searchsorted(image_ids, gt.image_id[rows])

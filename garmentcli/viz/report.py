@@ -42,7 +42,7 @@ import numpy as np
 from garmentcli import __version__
 from garmentcli.io.jsonio import dump_json
 from garmentcli.metrics.report import format_value
-from garmentcli.schema.garments import category_name
+from garmentcli.schema.garments import category_name, landmark_names
 from garmentcli.schema.layout import NUM_LANDMARKS
 from garmentcli.schema.records import RUN_KEY, Garment
 
@@ -473,8 +473,8 @@ def _garments(inst: Instances, rows: Iterable[int]) -> list[Garment]:
     width = inst.keypoints.shape[1] if inst.keypoints is not None else 0
     for row in rows:
         category_id = int(inst.category_id[row])
-        if inst.keypoints is None:
-            landmarks = np.zeros((0, 3))
+        if inst.keypoints is None:  # boxes only: no landmark to draw
+            landmarks = np.zeros((len(landmark_names(category_id)), 3))
         elif width == NUM_LANDMARKS:
             from garmentcli.schema.layout import DF2
 
