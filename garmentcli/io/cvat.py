@@ -29,7 +29,9 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
 
+import defusedxml.ElementTree as SafeET
 import numpy as np
+from defusedxml import DefusedXmlException
 
 from garmentcli.errors import FormatError, InputError, SchemaError
 from garmentcli.io.atomic import atomic_write
@@ -191,9 +193,16 @@ def cvat_tree(aset: AnnotationSet) -> ET.ElementTree:
 
 
 def write_cvat(aset: AnnotationSet, path: Path) -> None:
-    """Write the CVAT XML at ``path`` and the raw label JSON at ``path`` with suffix ``.labels.json``."""
+    """Write the CVAT XML at ``path`` (a ``.zip`` path: a task ZIP holding ``annotations.xml``, as CVAT
+    exports and imports it) and the raw label JSON at ``path`` with suffix ``.labels.json``."""
     path = Path(path)
     write_json(raw_labels(review_categories(aset)), path.with_suffix(LABELS_SUFFIX))
+    if path.suffix.lower() == ".zip":
+        xml = io.BytesIO()
+        cvat_tree(aset).write(xml, encoding="utf-8", xml_declaration=True)
+        with atomic_write(path, "wb") as handle, zipfile.ZipFile(handle, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr("annotations.xml", xml.getvalue())
+        return
     with atomic_write(path, "wb") as handle:
         cvat_tree(aset).write(handle, encoding="utf-8", xml_declaration=True)
 
@@ -310,18 +319,25 @@ def read_cvat(path: Path, on_error: OnError | None = None) -> AnnotationSet:
     records: list[ImageRecord] = []
     with _open_xml(path) as handle:
         try:
-            for _, element in ET.iterparse(handle, events=("end",)):
+            for _, element in SafeET.iterparse(handle, events=("end",)):  # no entity expansion, no DTDs
                 if element.tag != "image":
                     continue
                 where = f"{path}: image {element.get('name', '?')!r}"
-                record = ImageRecord(
-                    0, element.get("name", ""), int(element.get("width", 0)), int(element.get("height", 0))
-                )
+                try:
+                    size = [int(element.get(key) or 0) for key in ("width", "height")]
+                except ValueError:
+                    sizes = f"{element.get('width')!r} x {element.get('height')!r}"
+                    on_error(f"{where}: width and height must be whole numbers, got {sizes}")
+                    element.clear()
+                    continue
+                record = ImageRecord(0, element.get("name", ""), *size)
                 record.garments.extend(_image_garments(element, on_error, where))
                 records.append(record)
                 element.clear()
         except ET.ParseError as exc:
             raise FormatError(f"{path}: malformed XML ({exc})") from None
+        except DefusedXmlException as exc:
+            raise FormatError(f"{path}: refused XML ({type(exc).__name__}: entities and DTDs are not read)") from None
     for record, image_id in zip(records, image_ids_from_names([r.file_name for r in records]), strict=True):
         record.id = image_id
     return AnnotationSet(records)

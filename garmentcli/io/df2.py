@@ -169,8 +169,11 @@ def _image_files(folder: Path) -> dict[str, Path]:
 
 
 def read_df2_split(path: Path, on_error: OnError = raise_on_error) -> AnnotationSet:
-    """Read a DeepFashion2 split folder (``annos/`` + ``image/``); a bad annos file is reported and skipped."""
+    """Read a DeepFashion2 split folder (``annos/`` + ``image/``), or its ``annos/`` folder itself; a bad annos
+    file is reported and skipped."""
     path = Path(path)
+    if path.name == ANNOS_DIR and not (path / ANNOS_DIR).is_dir():
+        path = path.parent
     annos = path / ANNOS_DIR
     if not annos.is_dir():
         raise InputError(f"{path}: not a DeepFashion2 split (no {ANNOS_DIR}/ folder)")

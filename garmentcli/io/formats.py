@@ -9,12 +9,14 @@ bytes (a list is a result list), ``-`` is JSON Lines on stdin/stdout.
 
 from __future__ import annotations
 
+import sys
+import tempfile
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-from garmentcli.errors import FormatError, InputError
+from garmentcli.errors import FormatError, GarmentError, InputError
 from garmentcli.io import coco, cvat, df2, fld, jsonl, labelstudio, tables, yolo
 from garmentcli.io.jsonio import OnError, raise_on_error
 from garmentcli.schema.records import AnnotationSet
@@ -62,7 +64,28 @@ COMPANIONS = {"cvat": cvat.LABELS_SUFFIX, "labelstudio": labelstudio.CONFIG_SUFF
 """Writers that also write a file beside the output: the suffix that file takes instead of the output's."""
 
 _READ_SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".txt": "fld", ".xml": "cvat", ".zip": "cvat"}
-_WRITE_SUFFIXES = {".json": "coco", ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".xml": "cvat"}
+_WRITE_SUFFIXES = {
+    ".json": "coco",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".csv": "csv",
+    ".xml": "cvat",
+    ".zip": "cvat",
+}
+
+OUTPUT_SUFFIXES: dict[str, tuple[str, ...]] = {
+    "coco": (".json",),
+    "results": (".json",),
+    "labelstudio": (".json",),
+    "csv": (".csv",),
+    "csv-long": (".csv",),
+    "jsonl": (".jsonl", ".ndjson"),
+    "cvat": (".xml", ".zip"),
+    "df2": ("",),
+    "yolo": ("",),
+    "yolo-grouped": ("",),
+}
+"""What each writer's output is called: file suffixes, or ``""`` for a folder."""
 
 
 def _sniff_json(path: Path) -> str:
@@ -85,13 +108,15 @@ def guess_read_format(path: Path) -> str:
     if str(path) == "-":
         return "jsonl"
     if path.is_dir():
-        if (path / df2.ANNOS_DIR).is_dir():
+        if (path / df2.ANNOS_DIR).is_dir() or (path.name == df2.ANNOS_DIR and any(path.glob("*.json"))):
             return "df2"
         if fld.find_fld_files(path) is not None:
             return "fld"
         if (path / "data.yaml").is_file():
             return "yolo"
-        raise InputError(f"{path}: cannot tell the format of this folder (no annos/ or list_landmarks.txt)")
+        raise InputError(
+            f"{path}: cannot tell the format of this folder (no annos/, list_landmarks.txt or data.yaml in it)"
+        )
     if not path.exists():
         raise InputError(f"{path}: no such file or folder")
     suffix = path.suffix.lower()
@@ -110,8 +135,22 @@ def guess_write_format(path: Path) -> str:
     if suffix in _WRITE_SUFFIXES:
         return _WRITE_SUFFIXES[suffix]
     raise InputError(
-        f"{path}: cannot guess the output format from '{suffix}'; name it with --to ({', '.join(WRITERS)})"
+        f"{path}: cannot guess the output format from '{suffix}' (.json COCO, .jsonl JSON Lines, .csv, "
+        ".xml or .zip CVAT)"
     )
+
+
+def check_output_suffix(path: str | Path, fmt: str) -> None:
+    """Refuse an output whose name says another format than ``fmt`` (``x.zip`` for CSV, ``a.csv`` for a
+    folder format): one-line :class:`InputError`. ``-`` is always fine."""
+    if str(path) == "-" or fmt not in OUTPUT_SUFFIXES:
+        return
+    suffix = Path(path).suffix.lower()
+    allowed = OUTPUT_SUFFIXES[fmt]
+    if suffix in allowed or ("" in allowed and suffix not in _WRITE_SUFFIXES):
+        return
+    wanted = "a folder" if allowed == ("",) else " or ".join(allowed)
+    raise InputError(f"{path}: {fmt} output is {wanted}, not '{suffix or 'a name without suffix'}'")
 
 
 def companion_paths(path: Path, fmt: str) -> list[Path]:
@@ -135,6 +174,8 @@ def read_annotations(
     if fmt not in READERS:
         raise InputError(f"unknown input format {fmt!r} (known: {', '.join(READERS)})")
     on_error = on_error or raise_on_error
+    if str(path) == "-" and fmt != "jsonl":
+        return _read_stdin(fmt, on_error, images)
     if images is not None and fmt in ("coco", "results"):
         data, keypoints = coco.load_coco_json(path)
         if not isinstance(data, list):
@@ -143,6 +184,29 @@ def read_annotations(
     if not path.exists() and str(path) != "-":
         raise InputError(f"{path}: no such file or folder")
     return READERS[fmt](path, on_error)
+
+
+_FOLDER_READERS = frozenset({"df2", "yolo"})
+_STDIN_SUFFIXES = {"csv": ".csv", "fld": ".txt", "cvat": ".xml"}
+
+
+def _read_stdin(fmt: str, on_error: OnError, images: AnnotationSet | None) -> AnnotationSet:
+    """``-`` for a one-file format other than JSON Lines: standard input, read whole, as that format
+    (messages name it ``<stdin>``)."""
+    if fmt in _FOLDER_READERS:
+        raise InputError(f"-: {fmt} input is a folder; standard input carries one file")
+    data = sys.stdin.buffer.read()
+    with tempfile.TemporaryDirectory(prefix="garmentkp-stdin-") as folder:
+        path = Path(folder) / f"stdin{_STDIN_SUFFIXES.get(fmt, '.json')}"
+        path.write_bytes(data)
+
+        def named(message: str) -> str:
+            return message.replace(str(path), "<stdin>")
+
+        try:
+            return read_annotations(path, fmt, lambda message: on_error(named(message)), images)
+        except GarmentError as exc:
+            raise type(exc)(named(str(exc))) from None
 
 
 def write_annotations(aset: AnnotationSet, path: str | Path, fmt: str | None = None, **options: Any) -> None:

@@ -10,7 +10,6 @@ is refused before any memory is spent on it.
 from __future__ import annotations
 
 import os
-import warnings
 from pathlib import Path
 
 import cv2
@@ -23,18 +22,35 @@ from garmentcli.io.atomic import atomic_write
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"})
 """File suffixes treated as images when a folder is scanned (case-insensitive)."""
 
-DEFAULT_MAX_PIXELS = int(os.environ.get("GARMENTKP_MAX_PIXELS", 120_000_000))
+DEFAULT_MAX_PIXELS = 120_000_000
 """Images with more pixels than this are refused (override with GARMENTKP_MAX_PIXELS)."""
 
 
+Image.MAX_IMAGE_PIXELS = None
+"""Pillow only reads headers here, and its own bomb limit (about 179 M pixels, an error) would fire before the
+tool's and ignore ``GARMENTKP_MAX_PIXELS``; :func:`read_image` applies the tool's limit instead."""
+
+
+def pixel_limit() -> int:
+    """The pixel limit in force: ``$GARMENTKP_MAX_PIXELS`` (read on each call), else :data:`DEFAULT_MAX_PIXELS`."""
+    override = os.environ.get("GARMENTKP_MAX_PIXELS", "").replace("_", "").strip()
+    if not override:
+        return DEFAULT_MAX_PIXELS
+    if not override.isdigit() or int(override) <= 0:
+        raise InputError(f"GARMENTKP_MAX_PIXELS={override!r}: expected a positive whole number of pixels")
+    return int(override)
+
+
 def image_size(path: Path) -> tuple[int, int]:
-    """``(width, height)`` from the file header, without decoding the pixels."""
+    """``(width, height)`` from the file header, without decoding the pixels.
+
+    Pillow's own decompression-bomb limit is off (see :data:`Image.MAX_IMAGE_PIXELS` below): the tool's
+    limit (:func:`pixel_limit`, which the user may raise) is checked by :func:`read_image` on this size.
+    """
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as probe:
-                return probe.size
-    except (UnidentifiedImageError, Image.DecompressionBombError) as exc:
+        with Image.open(path) as probe:
+            return probe.size
+    except UnidentifiedImageError as exc:
         raise ImageReadError(f"{path}: not a readable image ({type(exc).__name__})") from exc
     except OSError as exc:
         raise ImageReadError(f"{path}: {exc.strerror or exc}") from exc
@@ -53,9 +69,13 @@ def to_bgr8(image: np.ndarray) -> np.ndarray:
     return image
 
 
-def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
-    """Read ``path`` as an upright 8-bit BGR array; raise :class:`ImageReadError` naming the file."""
+def read_image(path: str | Path, max_pixels: int | None = None) -> np.ndarray:
+    """Read ``path`` as an upright 8-bit BGR array; raise :class:`ImageReadError` naming the file.
+
+    Images of more than ``max_pixels`` (default :func:`pixel_limit`) are refused before decoding.
+    """
     path = Path(path)
+    limit = max_pixels if max_pixels is not None else pixel_limit()
     try:
         data = np.fromfile(path, dtype=np.uint8)
     except OSError as exc:
@@ -63,8 +83,10 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.nda
     if data.size == 0:
         raise ImageReadError(f"{path}: empty file")
     width, height = image_size(path)
-    if width * height > max_pixels:
-        raise ImageReadError(f"{path}: {width}x{height} exceeds the {max_pixels:,}-pixel limit")
+    if width * height > limit:
+        raise ImageReadError(
+            f"{path}: {width}x{height} exceeds the {limit:,}-pixel limit (raise it with GARMENTKP_MAX_PIXELS)"
+        )
     image = cv2.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH)
     if image is None:
         raise ImageReadError(f"{path}: could not decode the image (corrupt or unsupported)")
@@ -73,8 +95,10 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.nda
 
 def write_image(image: np.ndarray, path: str | Path, jpeg_quality: int = 92) -> None:
     """Encode ``image`` (BGR) in the format its suffix names and write it atomically."""
+    suffix = Path(path).suffix.lower()
+    params = [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality] if suffix in (".jpg", ".jpeg") else []  # no ignored keys
     try:
-        ok, encoded = cv2.imencode(Path(path).suffix, image, [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality])
+        ok, encoded = cv2.imencode(suffix, image, params)
     except cv2.error:  # OpenCV raises for a suffix it has no encoder for
         ok = False
     if not ok:
