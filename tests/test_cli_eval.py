@@ -142,7 +142,7 @@ def test_malformed_entries_are_skipped_counted_and_exit_2(files, tmp_path):
     ("args", "message"),
     [
         (["--metrics", "ap,mAP"], "--metrics 'ap,mAP': choose from"),
-        (["--pairing", "nearest"], "--pairing 'nearest'"),
+        (["--pairing", "nearest"], "Invalid value for '--pairing'"),
     ],
 )
 def test_bad_options_are_one_line_errors(files, args, message):

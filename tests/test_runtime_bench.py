@@ -40,7 +40,7 @@ def test_bench_json_reports_each_backend_and_batch_size(tiny):
         assert row["images_per_s"] > 0
 
 
-def test_bench_reports_a_backend_it_cannot_use_and_goes_on(tiny):
+def test_bench_refuses_an_unknown_backend_before_it_starts(tiny):
     result = runner.invoke(
         app,
         [
@@ -60,6 +60,5 @@ def test_bench_reports_a_backend_it_cannot_use_and_goes_on(tiny):
             "--json",
         ],
     )
-    assert result.exit_code == 2
-    assert "tflite (batch 2): unknown backend" in result.output
-    assert [r["backend"] for r in orjson.loads(result.stdout)] == ["onnx"]
+    assert result.exit_code == 1
+    assert "Invalid value for '--backend'" in result.output and "tflite" in result.output

@@ -59,6 +59,8 @@ def test_train_then_resume_to_more_epochs(coco_data: Path, tmp_path: Path) -> No
     assert [r["epoch"] for r in _rows(run)] == ["1", "2"]
     assert _rows(run)[0] == rows[0]
     assert int(_rows(run)[1]["step"]) == 6
+    assert _rows(run)[1]["val_kp_AP"] != ""  # no --val on resume: the stored validation data still applies
+    assert f"validation data as stored in {run / 'last.pt'}" in result.output
 
 
 def test_default_training_starts_from_imagenet_and_keeps_the_frozen_stages(coco_data: Path, tmp_path: Path) -> None:

@@ -5,6 +5,8 @@ Each subcommand lives in its own module of this package as a thin call into the 
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import Annotated, Any
 
 import typer
@@ -19,9 +21,36 @@ from garmentcli import __version__
 from garmentcli.cli import common
 from garmentcli.errors import GarmentError
 
+QUIET_FLAGS = ("-q", "--quiet")
+
+
+def quiet_first(args: list[str]) -> list[str]:
+    """``args`` with a ``-q``/``--quiet`` given after the subcommand moved before it (the main callback's
+    option), so ``garmentkp convert a.json -o b.csv -q`` is quiet too. Arguments after ``--`` stay put."""
+    cut = args.index("--") if "--" in args else len(args)
+    head, tail = args[:cut], args[cut:]
+    if not any(a in QUIET_FLAGS for a in head):
+        return args
+    return ["--quiet", *(a for a in head if a not in QUIET_FLAGS), *tail]
+
+
+def _quiet_closed_stdout() -> None:
+    """After a closed pipe (``detect -o - | head``): point stdout at /dev/null so the interpreter's last flush
+    cannot fail again (as the Python documentation advises for SIGPIPE)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # no real file descriptor (a test runner's capture)
+        pass
+
 
 class _GarmentGroup(TyperGroup):
-    """Maps errors onto the exit-code contract: usage errors and :class:`GarmentError` exit 1."""
+    """Maps errors onto the exit-code contract: usage errors and :class:`GarmentError` exit 1; a file the
+    system refuses is one line (exit 1); Ctrl-C exits 130 with one line; a closed output pipe ends quietly
+    (exit 0), as standard tools do."""
+
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, quiet_first(list(args)))
 
     def make_context(self, *args: Any, **kwargs: Any) -> typer.Context:
         try:
@@ -38,6 +67,15 @@ class _GarmentGroup(TyperGroup):
             raise
         except GarmentError as exc:
             common.error(str(exc))
+            raise typer.Exit(common.EXIT_USER_ERROR) from exc
+        except BrokenPipeError:
+            _quiet_closed_stdout()
+            raise typer.Exit(common.EXIT_OK) from None
+        except KeyboardInterrupt:
+            common.error("interrupted")
+            raise typer.Exit(common.EXIT_INTERRUPTED) from None
+        except OSError as exc:  # the system refused a file: one line naming it, as for our own errors
+            common.error(common.os_error_message(exc))
             raise typer.Exit(common.EXIT_USER_ERROR) from exc
 
 
@@ -69,6 +107,8 @@ def _main(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or summaries.")] = False,
 ) -> None:
     common.STATE.quiet = quiet
+    if quiet:
+        common.silence_opencv()
 
 
 def main() -> None:

@@ -42,9 +42,11 @@ def bench(
         list[str] | None, typer.Argument(help="Images to run on (default: generated JPEGs, see --images/--size).")
     ] = None,
     model: Annotated[str, typer.Option(help="Bundled model name, cached model name, or path.")] = DEFAULT_MODEL,
-    backend: Annotated[list[str], typer.Option(help="Backend(s) to measure (repeat the option).")] = ["onnx"],  # noqa: B006
+    backend: Annotated[
+        list[common.BackendName], typer.Option(help="Backend(s) to measure (repeat the option).")
+    ] = [common.ONNX],  # noqa: B006
     batch_size: Annotated[list[int], typer.Option(help="Batch size(s) to measure (repeat the option).")] = [1, 8],  # noqa: B006
-    device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+    device: Annotated[common.DeviceName, typer.Option(help="Where the network runs.")] = common.CPU,
     images: Annotated[int, typer.Option(min=1, help="Generated images when no SOURCES are given.")] = 200,
     size: Annotated[int, typer.Option(min=32, help="Side of the generated JPEGs.")] = 512,
     score_thr: Annotated[float, typer.Option(min=0.0, max=1.0, help="Decoding score threshold.")] = 0.2,
@@ -60,10 +62,10 @@ def bench(
     results = []
     with tempfile.TemporaryDirectory(prefix="garmentkp-bench-") as tmp:
         found = expand_sources(sources) if sources else write_test_images(Path(tmp), images, size)
-        for name in backend:
+        for name in (b.value for b in backend):
             for batch in batch_size:
                 try:
-                    results.append(benchmark(resolved, found, name, batch, device, options))
+                    results.append(benchmark(resolved, found, name, batch, device.value, options))
                 except GarmentError as exc:
                     failures.add(f"{name} (batch {batch}): {exc}")
     if as_json:

@@ -10,7 +10,10 @@ import typer
 from garmentcli.cli import common
 from garmentcli.errors import InputError
 from garmentcli.measure.board import BoardLayout
-from garmentcli.measure.printing import board_pages, save_pages
+from garmentcli.measure.printing import PAPER_CM, board_pages, check_paper, save_pages
+
+Paper = common.choices("Paper", [*PAPER_CM, "none"])
+A4 = Paper("a4")
 
 
 def _size_pair(text: str, option: str) -> tuple[float, float]:
@@ -41,6 +44,9 @@ def board(
     layout: Annotated[
         Path | None, typer.Option(help="Layout JSON to write (default: the output name with .json).")
     ] = None,
+    paper: Annotated[
+        Paper, typer.Option(help="Paper every page must fit on (none: any size, for a plotter or print shop).")
+    ] = A4,
 ) -> None:
     """Write a marker board to print at 100 % and its layout file for `garmentkp measure --board`.
 
@@ -60,7 +66,9 @@ def board(
             raise InputError(f"--grid {grid!r}: expected whole numbers, e.g. 2x3")
         made = BoardLayout.grid(int(cols), int(rows), marker_cm, gap_cm, dictionary, first_id)
     layout_path = layout or output.with_suffix(".json")
+    pages = board_pages(made, dpi, separate=table is not None)
+    check_paper(pages, dpi, paper.value)
     with common.writing("board", output, layout_path):
-        written = save_pages(board_pages(made, dpi, separate=table is not None), output, dpi)
+        written = save_pages(pages, output, dpi)
         made.save(layout_path)
     common.info(f"board: {', '.join(map(str, written))}; layout: {layout_path}")

@@ -7,11 +7,14 @@ failure (some files failed; results for the rest were written).
 from __future__ import annotations
 
 import contextlib
+import enum
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import (
@@ -25,8 +28,11 @@ from rich.progress import (
 
 from garmentcli.errors import InputError
 from garmentcli.io.lock import describe, output_lock
+from garmentcli.runtime.backends import BACKENDS, DEVICES
 
 EXIT_OK, EXIT_USER_ERROR, EXIT_PARTIAL = 0, 1, 2
+EXIT_INTERRUPTED = 130
+"""Ctrl-C (SIGINT), as shells report it: 128 + 2."""
 
 console = Console(stderr=True, highlight=False)
 """Messages, warnings and progress go to stderr so stdout stays clean for piped data."""
@@ -49,6 +55,20 @@ def _one_line(text: str) -> str:
 FAILURES_HELP = "Also write the failed inputs with their reasons here: INPUT<TAB>REASON, one line each."
 
 
+def choices(name: str, values: Iterable[str]) -> Any:
+    """A ``str`` Enum of ``values`` for an option's type: ``--help`` lists them and a wrong value is a usage
+    error before any work starts (the option's ``.value`` is the plain string)."""
+    return enum.Enum(name, {value: value for value in values}, type=str)
+
+
+BackendName = choices("BackendName", BACKENDS)
+"""``--backend``: one of :data:`~garmentcli.runtime.backends.BACKENDS`."""
+DeviceName = choices("DeviceName", DEVICES)
+"""``--device``: one of :data:`~garmentcli.runtime.backends.DEVICES`."""
+ONNX, CPU = BackendName("onnx"), DeviceName("cpu")
+"""The defaults of ``--backend`` and ``--device``."""
+
+
 def error(message: str) -> None:
     """Print a one-line error (the message should name the file and entry)."""
     console.print(f"[red]error:[/] {escape(message)}", soft_wrap=True)
@@ -61,6 +81,27 @@ def warn(message: str) -> None:
 def info(message: str) -> None:
     if not STATE.quiet:
         console.print(escape(message), soft_wrap=True)
+
+
+def os_error_message(exc: OSError, path: str | Path | None = None) -> str:
+    """One line for a file the system refused: ``PATH: cannot write there (Permission denied)`` and the like."""
+    where = path if path is not None else exc.filename
+    reason = exc.strerror or type(exc).__name__
+    return f"{where}: {reason}" if where is not None else reason
+
+
+def silence_opencv() -> None:
+    """Keep OpenCV's own ``[ WARN:0@…]`` lines (printed by its C++ code) off the terminal."""
+    import cv2
+
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+
+
+def interrupted(done: int, total: int, what: str, output: str | Path, resumable: bool = True) -> typer.Exit:
+    """Say how far an interrupted run got and how to go on; the exit to raise (code 130)."""
+    how = "; run the same command again with --resume to finish" if resumable else ""
+    warn(f"interrupted: {done} of {total} {what} done, kept in {output}{how}")
+    return typer.Exit(EXIT_INTERRUPTED)
 
 
 def make_progress() -> Progress:
@@ -150,7 +191,10 @@ def writing(command: str, *outputs: str | Path | None, model_cards: bool = False
             )
     with contextlib.ExitStack() as stack:
         for path in paths.values():
-            previous = stack.enter_context(output_lock(path, f"garmentkp {command}"))
+            try:
+                previous = stack.enter_context(output_lock(path, f"garmentkp {command}"))
+            except OSError as exc:  # the lock goes beside the output: its folder cannot be written
+                raise InputError(f"{path}: cannot write there ({exc.strerror or type(exc).__name__})") from None
             if previous.get("pid") is not None:
                 info(f"{path}: taking over the lock left by an interrupted run ({describe(previous)})")
         yield

@@ -14,6 +14,7 @@ from garmentcli.io.formats import (
     IMAGE_WRITERS,
     READERS,
     WRITERS,
+    check_output_suffix,
     companion_paths,
     guess_read_format,
     guess_write_format,
@@ -21,10 +22,8 @@ from garmentcli.io.formats import (
 )
 from garmentcli.io.formats import write_annotations as write_set
 
-
-def _check_choice(value: str | None, known: dict, option: str) -> None:
-    if value is not None and value not in known:
-        raise InputError(f"{option}: {value!r} is not one of {', '.join(known)}")
+ReadFormat = common.choices("ReadFormat", READERS)
+WriteFormat = common.choices("WriteFormat", WRITERS)
 
 
 def convert(
@@ -40,12 +39,10 @@ def convert(
         str, typer.Option("--output", "-o", metavar="DST", help="Output file or folder (df2); '-' for stdout.")
     ],
     from_format: Annotated[
-        str | None,
-        typer.Option("--from", help=f"Input format ({', '.join(READERS)}); guessed from SRC when omitted."),
+        ReadFormat | None, typer.Option("--from", help="Input format; guessed from SRC when omitted.")
     ] = None,
     to_format: Annotated[
-        str | None,
-        typer.Option("--to", help=f"Output format ({', '.join(WRITERS)}); guessed from DST's suffix when omitted."),
+        WriteFormat | None, typer.Option("--to", help="Output format; guessed from DST's suffix when omitted.")
     ] = None,
     images_from: Annotated[
         Path | None,
@@ -76,10 +73,12 @@ def convert(
     garmentkp convert pred.json -o review.xml (CVAT);
     garmentkp convert pred.json -o tasks.json --to labelstudio
     """
-    _check_choice(from_format, READERS, "--from")
-    _check_choice(to_format, WRITERS, "--to")
-    src_format = from_format or guess_read_format(Path(source))
-    dst_format = to_format or guess_write_format(Path(output))
+    src_format = from_format.value if from_format else guess_read_format(Path(source))
+    try:
+        dst_format = to_format.value if to_format else guess_write_format(Path(output))
+    except InputError as exc:
+        raise InputError(f"{exc}; or name it with --to ({', '.join(WRITERS)})") from None
+    check_output_suffix(output, dst_format)
     if output == "-" and dst_format == "df2":
         raise InputError("df2 output is a folder of files; give a folder with -o, not '-'")
     failures = common.FailureLog(input=source)

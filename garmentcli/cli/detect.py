@@ -38,8 +38,10 @@ def detect(
     model: Annotated[
         str, typer.Option(help="Bundled model name, cached model name, or path to .onnx/.pt.")
     ] = DEFAULT_MODEL,
-    backend: Annotated[str, typer.Option(help="onnx (onnxruntime) or torch.")] = "onnx",
-    device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+    backend: Annotated[
+        common.BackendName, typer.Option(help="onnx (onnxruntime) or torch.")
+    ] = common.ONNX,
+    device: Annotated[common.DeviceName, typer.Option(help="Where the network runs.")] = common.CPU,
     batch_size: Annotated[int, typer.Option(min=1, help="Images per inference batch.")] = 8,
     score_thr: Annotated[float, typer.Option(min=0.0, max=1.0, help="Drop garments scoring below this.")] = 0.2,
     max_dets: Annotated[int, typer.Option(min=1, help="At most this many garments per image.")] = 20,
@@ -71,7 +73,14 @@ def detect(
     ids = image_ids_from_names([s.name for s in found])
     decode = DecodeOptions.plain if plain else DecodeOptions
     predictor = Predictor(
-        model, backend, device, decode(score_thr=score_thr, max_dets=max_dets), batch_size, flip, workers, refine
+        model,
+        backend.value,
+        device.value,
+        decode(score_thr=score_thr, max_dets=max_dets),
+        batch_size,
+        flip,
+        workers,
+        refine,
     )
     failures = common.FailureLog()
     images = garments = 0
@@ -94,19 +103,23 @@ def detect(
                 list(todo),
                 on_error=lambda source, exc: failures.add(failure_message(source, exc), source.path),
             )
-            for record in records:
-                with predictor.timer.measure("write"):
-                    sink.append(record)
-                    if viz is not None:
-                        _write_overlay(viz, todo[record.id], record)
-                images += 1
-                garments += len(record.garments)
-                progress.update(task, completed=images + len(failures))
+            try:
+                for record in records:
+                    with predictor.timer.measure("write"):
+                        sink.append(record)
+                        if viz is not None:
+                            _write_overlay(viz, todo[record.id], record)
+                    images += 1
+                    garments += len(record.garments)
+                    progress.update(task, completed=images + len(failures))
+            except KeyboardInterrupt:
+                done = len(found) - len(todo) + images
+                raise common.interrupted(done, len(found), "images", output, resumable=output != "-") from None
         sink.finish()
     elapsed = time.perf_counter() - start
     common.info(
         f"{images} images, {garments} garments, {len(failures)} failures, "
-        f"{images / max(elapsed, 1e-9):.1f} images/s ({predictor.backend.name}, {device})"
+        f"{images / max(elapsed, 1e-9):.1f} images/s ({predictor.backend.name}, {device.value})"
     )
     stages = ", ".join(f"{stage} {ms:.1f}" for stage, ms in predictor.timer.per_image_ms().items())
     common.info(f"ms per image: {stages} (decode and preprocess run in threads, overlapping inference)")

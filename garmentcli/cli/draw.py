@@ -11,9 +11,10 @@ import numpy as np
 import typer
 
 from garmentcli.cli import common
+from garmentcli.cli.convert import ReadFormat
 from garmentcli.errors import GarmentError, InputError
 from garmentcli.io.df2 import default_image_folder
-from garmentcli.io.formats import READERS, read_annotations
+from garmentcli.io.formats import read_annotations
 from garmentcli.io.images import read_image, write_image
 from garmentcli.schema.garments import category_id_of
 from garmentcli.schema.records import RUN_KEY, AnnotationSet, ImageRecord
@@ -76,7 +77,7 @@ def draw(
         ),
     ] = None,
     from_format: Annotated[
-        str | None, typer.Option("--from", help=f"Input format ({', '.join(READERS)}); guessed when omitted.")
+        ReadFormat | None, typer.Option("--from", help="Input format; guessed when omitted.")
     ] = None,
     max_images: Annotated[int | None, typer.Option("--max", min=1, help="Draw at most this many images.")] = None,
     filter_category: Annotated[
@@ -101,7 +102,7 @@ def draw(
         raise InputError(f"--filter-category: {exc}") from None
     with common.writing("draw", outdir, sheet):
         failures = common.FailureLog()
-        aset = read_annotations(annotations, from_format, on_error=failures.add)
+        aset = read_annotations(annotations, from_format.value if from_format else None, on_error=failures.add)
         images = given or _image_root(aset, Path(annotations))
         if not images.is_dir():
             raise InputError(f"{images}: no such folder")
@@ -109,6 +110,7 @@ def draw(
         if not chosen:
             raise InputError(f"{annotations}: no images to draw" + (" with those categories" if categories else ""))
         thumbnails: list[np.ndarray] = []
+        thumbnail_names: list[str] = []
         drawn = 0
         with common.make_progress() as progress:
             task = progress.add_task("drawing", total=len(chosen))
@@ -123,9 +125,10 @@ def draw(
                     if sheet is not None:
                         scale = SHEET_CELL_WIDTH / picture.shape[1]
                         thumbnails.append(cv2.resize(picture, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA))
+                        thumbnail_names.append(record.file_name)
                 progress.advance(task)
         if sheet is not None and thumbnails:
-            write_image(contact_sheet(thumbnails, cols, SHEET_CELL_WIDTH), sheet)
+            write_image(contact_sheet(thumbnails, cols, SHEET_CELL_WIDTH, names=thumbnail_names), sheet)
     common.info(
         f"drew {drawn} of {len(chosen)} images -> {outdir}" + (f" ({len(failures)} failures)" if failures else "")
     )

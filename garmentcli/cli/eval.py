@@ -20,6 +20,10 @@ from garmentcli.metrics.pairing import IMAGE_PAIRINGS, PAIRINGS, ImagePairing, p
 from garmentcli.metrics.report import CSV_HEADER, csv_rows, format_value, section_tables
 from garmentcli.schema.layout import NUM_LANDMARKS
 
+Pairing = common.choices("Pairing", PAIRINGS)
+ImagePairingRule = common.choices("ImagePairingRule", IMAGE_PAIRINGS)
+AUTO_PAIRING, AUTO_IMAGES = Pairing("auto"), ImagePairingRule("auto")
+
 SHOWN_ERRORS = 3
 """Malformed entries reported one by one before the rest are only counted."""
 
@@ -117,20 +121,20 @@ def eval_command(
     json_out: Annotated[Path | None, typer.Option("--json", help="Write every number as JSON ('-': stdout).")] = None,
     csv_out: Annotated[Path | None, typer.Option("--csv", help="Write every number as CSV rows.")] = None,
     pairing: Annotated[
-        str,
+        Pairing,
         typer.Option(help="Landmark metrics: pair by OKS as keypoint AP ('oks'), by annotation id ('id'), or 'auto'."),
-    ] = "auto",
+    ] = AUTO_PAIRING,
     pck_threshold: Annotated[
         float, typer.Option("--pck-threshold", help="PCK threshold, a fraction of the box's longer side.")
     ] = 0.2,
     pair_by: Annotated[
-        str,
+        ImagePairingRule,
         typer.Option(
             "--pair-by",
             help="Which ground-truth image a prediction image is: by file name ('name'), by image id ('id'), or "
             "'auto': by file name where both files carry names, stopping when names and ids disagree.",
         ),
-    ] = "auto",
+    ] = AUTO_IMAGES,
     report: Annotated[
         Path | None,
         typer.Option(help="Write a self-contained HTML report: plots per category, confusion, landmark errors."),
@@ -144,17 +148,13 @@ def eval_command(
 
     Example: garmentkp eval --gt val/coco.json --pred pred.json --per-category --json scores.json
     """
-    if pairing not in PAIRINGS:
-        raise InputError(f"--pairing {pairing!r}: choose from {', '.join(PAIRINGS)}")
-    if pair_by not in IMAGE_PAIRINGS:
-        raise InputError(f"--pair-by {pair_by!r}: choose from {', '.join(IMAGE_PAIRINGS)}")
     if images_dir is not None and (report is None or not images_dir.is_dir()):
         raise InputError(f"--images {images_dir}: " + ("not a folder" if report else "only used with --report"))
     with common.writing("eval", json_out, csv_out, report):
         gt_set, gt_skipped = load_counted(gt, "ground-truth")
         pred_set, pred_skipped = load_counted(pred, "prediction")
         try:
-            pred_set, images = pair_images(gt_set, pred_set, pair_by)
+            pred_set, images = pair_images(gt_set, pred_set, pair_by.value)
         except InputError as exc:
             raise InputError(f"{pred} against {gt}: {exc}") from None
         chosen = parse_metrics(metrics, gt_set, pred_set)
@@ -170,7 +170,7 @@ def eval_command(
             per_category=per_category or report is not None,
             by_attribute=by_attribute or (report is not None and bool(gt_set.attributes)),
             coco_results=coco_results,
-            pairing=pairing,
+            pairing=pairing.value,
             pck_threshold=pck_threshold,
         )
         result["counts"].update(gt_skipped=gt_skipped, predictions_skipped=pred_skipped)
@@ -190,7 +190,7 @@ def eval_command(
                 gt_path=gt,
                 pred_path=pred,
                 images=images_dir,
-                pairing=pairing,
+                pairing=pairing.value,
                 pck_threshold=pck_threshold,
             )
             result = without_breakdowns(result, per_category, by_attribute)

@@ -13,6 +13,7 @@ from rich.progress import Progress, TaskID
 from garmentcli.cli import common
 from garmentcli.errors import InputError
 from garmentcli.io.atomic import atomic_write
+from garmentcli.io.df2 import IMAGE_DIR
 from garmentcli.io.formats import guess_read_format
 from garmentcli.io.images import IMAGE_SUFFIXES
 from garmentcli.io.sources import expand_sources
@@ -117,6 +118,8 @@ def measure(
     if truth is not None and report is None:
         raise InputError(f"--truth {truth}: only used with --report")
     true_garments = read_truth(truth) if truth is not None else None
+    if str(output) != "-" and output.suffix.lower() not in (".csv", ".json"):
+        raise InputError(f"{output}: measure writes .csv or .json (or - for stdout), not '{output.suffix}'")
     calibrator = make_calibrator(px_per_cm, dpi, marker, board, max_tilt)
     chosen = load_definitions(definitions)
     failures = common.FailureLog(input=input_path)
@@ -134,6 +137,12 @@ def measure(
         root = images if images is not None else (given if given.is_dir() else given.parent)
         items = file_items(given, root, failures.add)
         total = len(items)
+        if calibrator.needs_image and items and not any(i.path is not None and i.path.is_file() for i in items):
+            where = f"in {images}" if images is not None else f"beside {given} (nor in its {IMAGE_DIR}/ folder)"
+            raise InputError(
+                f"{input_path}: the calibration finds its markers in the photos, and none of them is {where} "
+                f"(first: {items[0].record.file_name}): give --images DIR, the folder the file names are relative to"
+            )
     else:
         raise InputError(f"{input_path}: no such file or folder")
     json_output = as_json or output.suffix.lower() == ".json"

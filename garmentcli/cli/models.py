@@ -13,15 +13,24 @@ from garmentcli.cli import common
 from garmentcli.models.registry import BUNDLED_DIR, cache_dir, list_models
 
 
-def _headline_metrics(metrics: dict) -> str:
-    """The card's numeric metrics as ``name=value`` pairs (nested test sets flattened)."""
-    pairs = []
-    for key, value in metrics.items():
-        if isinstance(value, dict):
-            pairs += [f"{key}.{k}={v:.3f}" for k, v in value.items() if isinstance(v, int | float)]
-        elif isinstance(value, int | float):
-            pairs.append(f"{key}={value:.3f}")
-    return ", ".join(pairs) or "-"
+def _figure(value: object) -> str:
+    """A card number as people read it: whole numbers without decimals, others to 3 places."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return "-"
+    return f"{value:,}" if isinstance(value, int) or float(value).is_integer() else f"{value:.3f}"
+
+
+def headline(metrics: dict) -> tuple[str, str, str]:
+    """``(keypoint AP, box AP, test set)`` of the card's first test set that has them (``-`` where none)."""
+    for name, figures in metrics.items():
+        if not isinstance(figures, dict):
+            continue
+        keypoints, boxes = figures.get("keypoints") or {}, figures.get("bbox") or {}
+        if "AP" in keypoints or "AP" in boxes:
+            images = figures.get("images")
+            described = f"{name} ({_figure(images)} images)" if images is not None else name
+            return _figure(keypoints.get("AP")), _figure(boxes.get("AP")), described
+    return "-", "-", "-"
 
 
 def models(
@@ -38,15 +47,13 @@ def models(
         typer.echo(orjson.dumps(cards, option=orjson.OPT_INDENT_2).decode())
         raise typer.Exit(failures.exit_code)
     table = Table(title=f"models (bundled: {BUNDLED_DIR}, cache: {cache_dir()})")
-    for column in ("name", "origin", "input", "parameters", "metrics", "path"):
-        table.add_column(column)
+    for column in ("name", "origin", "input", "parameters", "keypoint AP", "box AP", "test set", "path"):
+        table.add_column(column, justify="right" if column.endswith("AP") or column == "parameters" else "left")
     for m in found:
-        params = f"{m.card.parameters:,}" if m.card.parameters else "-"
-        table.add_row(
-            m.name, m.origin, f"{m.card.input_size}px", params, _headline_metrics(m.card.metrics), str(m.onnx)
-        )
+        params = _figure(m.card.parameters) if m.card.parameters else "-"
+        table.add_row(m.name, m.origin, f"{m.card.input_size}px", params, *headline(m.card.metrics), str(m.onnx))
     if not found:
         common.warn("no models found; train one (garmentkp train) and export it (garmentkp export)")
     else:
-        Console().print(table)
+        Console(width=max(Console().width, 150)).print(table)  # eight columns: never squeeze the figures away
     raise typer.Exit(failures.exit_code)

@@ -205,7 +205,16 @@ def synth(
     ):
         prepare_folder(out, config, count, resume, overwrite)
         task = progress.add_task("synth", total=count)
-        summary = write_dataset(out, config, count, workers, resume, lambda n: progress.advance(task, n), failed)
+        done = [0]
+
+        def advance(n: int) -> None:
+            done[0] += n
+            progress.advance(task, n)
+
+        try:
+            summary = write_dataset(out, config, count, workers, resume, advance, failed)
+        except KeyboardInterrupt:
+            raise common.interrupted(done[0], count, "images", out) from None
     resumed = f", {summary.skipped} kept from before" if summary.skipped else ""
     common.info(f"wrote {summary.written} images to {out}{resumed}; {len(failures)} failed")
     raise typer.Exit(failures.exit_code)

@@ -55,7 +55,9 @@ def train(
     workers: Annotated[
         int | None, typer.Option(min=0, help="Data-loading worker processes (default 0: in the main process).")
     ] = None,
-    device: Annotated[str | None, typer.Option(help="cpu (default) or cuda (mixed precision on CUDA).")] = None,
+    device: Annotated[
+        common.DeviceName | None, typer.Option(help="cpu (default) or cuda (mixed precision on CUDA).")
+    ] = None,
     threads: Annotated[int | None, typer.Option(min=1, help="torch CPU threads (default: torch's choice).")] = None,
     resume: Annotated[
         Path | None, typer.Option(help="Continue a run from its last.pt (its stored settings are used).")
@@ -94,10 +96,22 @@ def train(
     Example: garmentkp train data/synth_train photos@labels.json --val data/synth_val --out runs/synth --epochs 40
     """
     torch = require_torch()
+    from garmentcli.errors import SchemaError
     from garmentcli.models.config import ModelConfig
     from garmentcli.train.data import load_samples
-    from garmentcli.train.loop import Trainer, TrainOptions, resume_trainer
+    from garmentcli.train.loop import Trainer, TrainOptions, resume_trainer, stored_validation
 
+    config = None
+    if resume is None:  # the defaults, changed by --arch (a stored config without "backbone" means the legacy one)
+        try:
+            changed = {**ModelConfig().to_dict(), **parse_arch(arch or []), "input_size": input_size}
+            config = ModelConfig.from_dict(changed)
+        except SchemaError as exc:
+            raise InputError(f"--arch: {exc}") from None
+    elif not val:
+        val = stored_validation(resume)
+        if val:
+            common.info(f"validation data as stored in {resume}: {', '.join(val)}")
     if threads is not None:
         torch.set_num_threads(threads)
     skipped = common.FailureLog()
@@ -111,26 +125,28 @@ def train(
         common.info(
             f"teacher {teacher}: {adopted} weakly-labelled photos now have box and landmark targets, {weak} not"
         )
+    device_name = device.value if device is not None else None
     val_samples = load_samples(val, skipped.add) if val else []
     if resume is not None:
-        trainer = resume_trainer(resume, out, train_samples, val_samples, epochs=epochs, device=device, workers=workers)
+        trainer = resume_trainer(
+            resume, out, train_samples, val_samples, epochs=epochs, device=device_name, workers=workers, val_data=val
+        )
         common.info(f"resuming {resume} after epoch {trainer.epoch} (step {trainer.step})")
     else:
-        # the defaults, changed by --arch (a stored config without "backbone" would mean the legacy one)
-        config = ModelConfig.from_dict({**ModelConfig().to_dict(), **parse_arch(arch or []), "input_size": input_size})
+        assert config is not None
         options = TrainOptions(
             epochs=epochs or 30,
             batch_size=batch_size,
             lr=lr,
             warmup_steps=warmup,
             workers=workers or 0,
-            device=device or "cpu",
+            device=device_name or "cpu",
             seed=seed,
             pretrained=pretrained,
             freeze_stages=freeze_stages,
             backbone_lr=backbone_lr,
         )
-        trainer = Trainer(out, config, options, train_samples, val_samples)
+        trainer = Trainer(out, config, options, train_samples, val_samples, val_data=list(val or []))
     common.info(
         f"training on {len(train_samples)} images ({len(val_samples)} for validation), "
         f"{trainer.parameters / 1e6:.2f} M parameters, input {trainer.config.input_size} px, "
@@ -151,7 +167,14 @@ def train(
             metrics = " ".join(f"{k} {v:.4g}" for k, v in figures.items() if k.startswith(("loss", "val_", "lr")))
             common.info(f"epoch {done}/{total} ({figures['seconds']:.0f} s): {metrics}")
 
-        trainer.fit(hook)
+        try:
+            trainer.fit(hook)
+        except KeyboardInterrupt:
+            common.warn(
+                f"interrupted: {trainer.epoch} of {trainer.options.epochs} epochs done, kept in {out / 'last.pt'}; "
+                f"continue with --resume {out / 'last.pt'}"
+            )
+            raise typer.Exit(common.EXIT_INTERRUPTED) from None
     common.info(f"done: {out / 'last.pt'}, best {out / 'best.pt'}, log {out / 'log.csv'}")
     if skipped:
         raise typer.Exit(common.EXIT_PARTIAL)

@@ -23,6 +23,25 @@ CAPTION_CM = 2.0
 
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
 
+PAPER_CM: dict[str, tuple[float, float]] = {"a4": (21.0, 29.7), "letter": (21.59, 27.94), "a3": (29.7, 42.0)}
+"""Paper sizes (width, height in cm, portrait) a board's pages must fit on; ``none`` checks nothing."""
+
+
+def check_paper(pages: list[np.ndarray], dpi: float, paper: str) -> None:
+    """Refuse pages larger than ``paper`` (either way round) with one line saying what would fit."""
+    if paper == "none":
+        return
+    short, long = sorted(PAPER_CM[paper])
+    for page in pages:
+        side_a, side_b = sorted(np.array(page.shape[:2]) * CM_PER_INCH / dpi)
+        if side_a > short + 1e-6 or side_b > long + 1e-6:
+            larger = [name for name, size in PAPER_CM.items() if min(size) >= side_a and max(size) >= side_b]
+            hint = f"--paper {larger[0]}" if larger else "--paper none (a plotter or print shop)"
+            raise InputError(
+                f"a page is {side_a:.1f} x {side_b:.1f} cm, larger than {paper.upper()} ({short:g} x {long:g} cm): "
+                f"use {hint}, a smaller --marker-cm, or fewer markers"
+            )
+
 
 def _fitted_scale(text: str, width_px: float, px_per_cm: float) -> float:
     """A font scale that makes ``text`` about 0.4 cm tall but no wider than ``width_px``."""

@@ -15,6 +15,14 @@ from garmentcli.errors import InputError, MissingDependencyError, require_torch
 from garmentcli.models.config import HEAD_NAMES
 from garmentcli.models.registry import ModelFiles
 
+DEVICES = ("cpu", "cuda")
+"""Where a backend runs."""
+
+
+def check_device(device: str) -> None:
+    if device not in DEVICES:
+        raise InputError(f"unknown device {device!r} ({' or '.join(DEVICES)})")
+
 
 class Backend(Protocol):
     name: str
@@ -44,8 +52,8 @@ class OnnxBackend:
             if "CUDAExecutionProvider" not in ort.get_available_providers():
                 raise MissingDependencyError("--device cuda with onnxruntime needs onnxruntime-gpu and a CUDA GPU")
             providers.insert(0, "CUDAExecutionProvider")
-        elif device != "cpu":
-            raise InputError(f"unknown device {device!r} (cpu or cuda)")
+        else:
+            check_device(device)
         options = ort.SessionOptions()
         options.intra_op_num_threads = cpu_threads()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -105,8 +113,7 @@ class TorchBackend(TorchModuleBackend):
 
         if device == "cuda" and not torch.cuda.is_available():
             raise MissingDependencyError("--device cuda with torch needs a CUDA build of torch and a GPU")
-        if device not in {"cpu", "cuda"}:
-            raise InputError(f"unknown device {device!r} (cpu or cuda)")
+        check_device(device)
         torch.set_num_threads(cpu_threads())
         if model.onnx is not None:
             network = load_onnx_weights(build_network(model.card.config), model.onnx).network

@@ -21,6 +21,7 @@ from garmentcli.models.checkpoint import load_checkpoint, restore_rng_state, sav
 from garmentcli.models.codec import TargetCodec
 from garmentcli.models.config import SCRATCH_BACKBONE, ModelConfig
 from garmentcli.models.network import build_network, count_parameters
+from garmentcli.runtime.backends import DEVICES
 from garmentcli.train.augment import AugmentConfig
 from garmentcli.train.data import GarmentDataset, Sample
 from garmentcli.train.losses import LossWeights, detection_losses
@@ -63,8 +64,8 @@ class TrainOptions:
 
 def resolve_device(name: str) -> Any:
     """``cpu`` or ``cuda``; asking for CUDA without a GPU is a one-line user error."""
-    if name not in ("cpu", "cuda"):
-        raise InputError(f"--device must be cpu or cuda, got {name!r}")
+    if name not in DEVICES:
+        raise InputError(f"--device must be {' or '.join(DEVICES)}, got {name!r}")
     if name == "cuda" and not torch.cuda.is_available():
         raise InputError("--device cuda: no CUDA GPU is available to torch here")
     return torch.device(name)
@@ -131,6 +132,8 @@ class Trainer:
     best_score: float = -math.inf
     fresh: bool = True
     """A new run (pretrained weights are loaded); False when :func:`resume_trainer` restores a checkpoint."""
+    val_data: list[str] = field(default_factory=list)
+    """The validation DATA arguments (``--val``), stored in every checkpoint so a resumed run validates on them."""
 
     def __post_init__(self) -> None:
         from garmentcli.train.schedule import make_scheduler
@@ -177,6 +180,7 @@ class Trainer:
             "options": self.options.to_dict(),
             "history": self.history,
             "best_score": self.best_score,
+            "val_data": list(self.val_data),
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -250,6 +254,12 @@ class Trainer:
         return self.history
 
 
+def stored_validation(checkpoint: Path) -> list[str]:
+    """The validation DATA arguments a checkpoint was trained with (empty for checkpoints made before they
+    were stored, or without validation)."""
+    return [str(spec) for spec in load_checkpoint(checkpoint).get("val_data") or []]
+
+
 def resume_trainer(
     checkpoint: Path,
     out: Path,
@@ -258,11 +268,13 @@ def resume_trainer(
     epochs: int | None = None,
     device: str | None = None,
     workers: int | None = None,
+    val_data: Sequence[str] | None = None,
 ) -> Trainer:
     """A run continued from ``checkpoint`` with its stored config and options.
 
     ``epochs`` may extend the run (the cosine schedule is then stretched to the new end, so the
     learning rate rises again); ``device`` and ``workers`` may change without changing the math.
+    ``val_data`` names ``val_samples`` in the checkpoints to come (default: the stored names).
     """
     state = load_checkpoint(checkpoint)
     options = options_from_dict(state["options"])
@@ -273,7 +285,10 @@ def resume_trainer(
     if workers is not None:
         options.workers = workers
     config = ModelConfig.from_dict(state["config"])
-    trainer = Trainer(out, config, options, train_samples, val_samples, fresh=False)
+    stored = [str(spec) for spec in state.get("val_data") or []]
+    trainer = Trainer(
+        out, config, options, train_samples, val_samples, fresh=False, val_data=list(val_data or stored)
+    )
     trainer.load_state(state)
     return trainer
 

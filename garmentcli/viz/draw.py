@@ -106,24 +106,51 @@ def _fit(image: np.ndarray, width: int, height: int) -> np.ndarray:
     return cell
 
 
-def contact_sheet(images: Sequence[np.ndarray], cols: int = 4, cell_width: int = 320, gap: int = 4) -> np.ndarray:
+def contact_sheet(
+    images: Sequence[np.ndarray],
+    cols: int = 4,
+    cell_width: int = 320,
+    gap: int = 4,
+    names: Sequence[str] | None = None,
+) -> np.ndarray:
     """Tile BGR images into a grid ``cols`` wide, each fitted into a cell ``cell_width`` wide.
 
-    The cell height follows the median aspect ratio of the images.
+    The cell height follows the median aspect ratio of the images. With ``names`` each tile gets a caption
+    band under it with its name (shortened from the left when it does not fit).
     """
     if not images:
         raise InputError("contact sheet: no images")
     if cols < 1:
         raise InputError(f"contact sheet: cols must be at least 1, got {cols}")
+    if names is not None and len(names) != len(images):
+        raise InputError(f"contact sheet: {len(names)} names for {len(images)} images")
     cols = min(cols, len(images))
     rows = -(-len(images) // cols)
     aspect = float(np.median([im.shape[0] / im.shape[1] for im in images]))
     cell_height = max(1, round(cell_width * aspect))
-    sheet = np.full(
-        (rows * cell_height + (rows + 1) * gap, cols * cell_width + (cols + 1) * gap, 3), _BACKGROUND, dtype=np.uint8
-    )
+    caption = _CAPTION_PX if names is not None else 0
+    step = cell_height + caption + gap
+    sheet = np.full((rows * step + gap, cols * cell_width + (cols + 1) * gap, 3), _BACKGROUND, dtype=np.uint8)
     for index, image in enumerate(images):
         row, col = divmod(index, cols)
-        top, left = gap + row * (cell_height + gap), gap + col * (cell_width + gap)
+        top, left = gap + row * step, gap + col * (cell_width + gap)
         sheet[top : top + cell_height, left : left + cell_width] = _fit(image, cell_width, cell_height)
+        if names is not None:
+            _caption(sheet, names[index], left, top + cell_height, cell_width)
     return sheet
+
+
+_CAPTION_PX = 18
+"""Height of a contact-sheet tile's name band."""
+
+
+def _caption(sheet: np.ndarray, name: str, left: int, top: int, width: int) -> None:
+    """``name`` in white on a dark band ``width`` wide at ``(left, top)``; long names keep their end."""
+    sheet[top : top + _CAPTION_PX, left : left + width] = (40, 40, 40)
+    scale, font = 0.42, cv2.FONT_HERSHEY_SIMPLEX
+    text = name
+    while len(text) > 4 and cv2.getTextSize(text, font, scale, 1)[0][0] > width - 6:
+        text = text[1:]
+    if text != name:
+        text = "..." + text[3:]
+    cv2.putText(sheet, text, (left + 3, top + _CAPTION_PX - 5), font, scale, (255, 255, 255), 1, cv2.LINE_AA)
