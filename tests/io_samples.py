@@ -86,3 +86,26 @@ def assert_same_set(a: AnnotationSet, b: AnnotationSet, tol: float) -> None:
             np.testing.assert_allclose(gb.bbox, ga.bbox, atol=tol)
             np.testing.assert_allclose(gb.landmarks[:, :2], ga.landmarks[:, :2], atol=tol)
             assert gb.landmarks[:, 2].tolist() == ga.landmarks[:, 2].tolist()
+
+
+def coco_dict(aset: AnnotationSet) -> dict:
+    """What ``write_coco`` writes for ``aset``, parsed back."""
+    return _written(aset, "coco")
+
+
+def result_list(aset: AnnotationSet) -> list[dict]:
+    """What ``write_results`` writes for ``aset``, parsed back."""
+    return _written(aset, "results")
+
+
+def _written(aset: AnnotationSet, fmt: str):
+    import json
+    import tempfile
+    from pathlib import Path
+
+    from garmentcli.io.coco import write_coco, write_results
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "out.json"
+        (write_coco if fmt == "coco" else write_results)(aset, path)
+        return json.loads(path.read_text())

@@ -56,7 +56,7 @@ def test_partial_failure_writes_the_rest_and_exits_2(tmp_path):
 
 
 def read_annotations_dict(tmp_path):
-    from garmentcli.io.coco import coco_dict
+    from io_samples import coco_dict
 
     return coco_dict(sample_set())
 

@@ -13,7 +13,7 @@ from garmentcli.models.codec import (
     gaussian_radius,
     merge_flip,
 )
-from garmentcli.models.config import ModelConfig
+from garmentcli.models.config import OUTPUT_STRIDE, ModelConfig
 from garmentcli.schema.layout import DF2
 from garmentcli.schema.records import Garment
 
@@ -31,7 +31,7 @@ def _garment(category_id: int, box: tuple[float, float, float, float], seed: int
 
 def _outputs_from_targets(targets: dict[str, np.ndarray], config: ModelConfig) -> dict[str, np.ndarray]:
     """Dense head outputs a perfect network would give: targets scattered at their cells (batch of 1)."""
-    size, groups = config.output_size, config.num_groups
+    size, groups = config.input_size // OUTPUT_STRIDE, config.num_groups
     dense = {
         "center_offset": np.zeros((2, size * size), np.float32),
         "box_size": np.zeros((2, size * size), np.float32),
@@ -96,7 +96,7 @@ def test_encode_masks_unlabelled_and_off_grid_landmarks_and_caps_objects():
 def test_encode_values_match_the_centernet_definitions():
     garment = _garment(7, (8.0, 16.0, 20.0, 12.0), 5)
     targets = TargetCodec(CONFIG).encode([garment], (128, 128))
-    width = CONFIG.output_size
+    width = CONFIG.input_size // OUTPUT_STRIDE
     assert targets["indices"][0] == 5 * width + 4  # centre (18, 22) / 4 = (4.5, 5.5)
     np.testing.assert_allclose(targets["center_offset"][0], [0.5, 0.5])
     np.testing.assert_allclose(targets["box_size"][0], [5.0, 3.0])

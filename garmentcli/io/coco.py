@@ -336,26 +336,6 @@ def result_entries(aset: AnnotationSet) -> Iterator[dict]:
         }
 
 
-def _as_lists(entry: dict) -> dict:
-    entry["keypoints"] = entry["keypoints"].tolist()
-    return entry
-
-
-def coco_dict(aset: AnnotationSet) -> dict:
-    """The whole set as a COCO dict of plain Python values (DeepFashion2 form, or FLD COCO for FLD sets)."""
-    return {
-        **aset.info,
-        "images": [image_entry(image) for image in aset.images],
-        "annotations": [_as_lists(entry) for entry in annotation_entries(aset)],
-        "categories": coco_categories(_layout_of(aset)),
-    }
-
-
-def result_list(aset: AnnotationSet) -> list[dict]:
-    """The set's garments as a COCO result list of plain Python values."""
-    return [_as_lists(entry) for entry in result_entries(aset)]
-
-
 def write_coco(aset: AnnotationSet, path: Path) -> None:
     """Write the DeepFashion2 COCO form, atomically, one annotation serialised at a time."""
     head = {**aset.info, "categories": coco_categories(_layout_of(aset))}

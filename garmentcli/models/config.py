@@ -70,11 +70,6 @@ class ModelConfig:
                 f"layout has {len(DF2.categories)} / {len(DF2.semantic_groups)}"
             )
 
-    @property
-    def output_size(self) -> int:
-        """Side of the square stride-4 output grid."""
-        return self.input_size // OUTPUT_STRIDE
-
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["depth"] = list(self.depth)

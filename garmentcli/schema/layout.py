@@ -56,11 +56,6 @@ class Category:
         """``flip_index[i]`` is the landmark that ``i`` becomes under a horizontal flip."""
         return np.array([self.index[mirror_name(n)] for n in self.landmarks], dtype=np.int64)
 
-    @cached_property
-    def flip_pairs(self) -> list[tuple[int, int]]:
-        """0-based ``(left, right)`` pairs that swap under a horizontal flip."""
-        return [(i, int(j)) for i, j in enumerate(self.flip_index) if i < j]
-
     def outline_indices(self) -> list[list[int]]:
         """The outline polylines as landmark indices within this category."""
         return [[self.index[n] for n in chain] for chain in self.outline]
@@ -111,11 +106,6 @@ class Layout:
         """``group_of[k]`` is the semantic-group index of vector position ``k`` (294 long)."""
         index = {n: i for i, n in enumerate(self.semantic_groups)}
         return np.array([index[n] for c in self.categories for n in c.landmarks], dtype=np.int64)
-
-    @cached_property
-    def category_of(self) -> np.ndarray:
-        """``category_of[k]`` is the category id owning vector position ``k`` (294 long)."""
-        return np.concatenate([np.full(c.num_landmarks, c.id) for c in self.categories])
 
 
 def _parse_category(raw: dict, offset: int) -> Category:
