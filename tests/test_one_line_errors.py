@@ -6,6 +6,7 @@ Each test names the case of the issue it stands for.
 
 from __future__ import annotations
 
+import json
 import os
 import struct
 import subprocess
@@ -393,3 +394,25 @@ def test_option_choices_fail_before_any_model_loads(tmp_path, monkeypatch):
     ):
         result = runner.invoke(app, command)
         assert result.exit_code == 1 and "Invalid value" in result.output, result.output
+
+
+# ------------------------------------------------------------------- synth markers too small to be found
+
+
+def test_synth_says_when_its_markers_are_too_small_for_measure_to_find(tmp_path):
+    from garmentcli.measure.markers import MIN_MARKER_PX
+
+    out = tmp_path / "syn"
+    args = ["synth", str(out), "--count", "8", "--seed", "2029", "--style", "flatlay-v1"]
+    result = runner.invoke(app, [*args, "--marker", "aruco:4x4_50:0:8cm", "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    truth = json.loads((out / "coco.json").read_text())["images"]
+    corners = [np.array(image["synth"]["markers"][0]["corners_px"]) for image in truth]
+    small = sum(np.hypot(*(c - np.roll(c, 1, axis=0)).T).min() < MIN_MARKER_PX for c in corners)
+    assert small == 3  # as in sample_images/marker, made with these options: 18.3, 21.5 and 18.3 px
+    assert f"3 of 8 images show a marker under {MIN_MARKER_PX} px" in result.output, result.output
+    assert "--size" in result.output
+    big = runner.invoke(
+        app, ["synth", str(tmp_path / "big"), "--count", "2", "--size", "1024", "--marker", "aruco:4x4_50:0:8cm"]
+    )
+    assert big.exit_code == 0 and "under" not in big.output, big.output

@@ -118,6 +118,29 @@ def _check_same_dataset(out: Path, config: SynthConfig, count: int) -> None:
         )
 
 
+def _warn_small_markers(out: Path, size: int) -> None:
+    """Say how many images show a marker narrower than ``measure`` finds (:data:`MIN_MARKER_PX`)."""
+    import orjson
+
+    from garmentcli.measure.markers import MIN_MARKER_PX
+
+    try:
+        images = orjson.loads((out / "coco.json").read_bytes()).get("images", [])
+    except (OSError, orjson.JSONDecodeError):
+        return
+    sides = []
+    for image in images:
+        corners = [np.asarray(m["corners_px"], float) for m in (image.get("synth") or {}).get("markers") or []]
+        if corners:
+            sides.append(min(float(np.hypot(*(c - np.roll(c, 1, axis=0)).T).min()) for c in corners))
+    small = [side for side in sides if side < MIN_MARKER_PX]
+    if small:
+        common.warn(
+            f"{len(small)} of {len(sides)} images show a marker under {MIN_MARKER_PX} px wide (the smallest "
+            f"{min(small):.1f} px), which measure may not find: use a larger --size than {size} or a larger marker"
+        )
+
+
 def synth(
     out: Annotated[
         Path, typer.Argument(help="Output folder: image/, annos/, coco.json (and board.json with --board).")
@@ -130,7 +153,11 @@ def synth(
         typer.Option("--categories", "-c", help="Category names or ids (comma-separated or repeated)."),
     ] = None,
     marker: Annotated[
-        str | None, typer.Option(help="Lay one ArUco marker beside the garments, e.g. aruco:4x4_50:0:8cm.")
+        str | None,
+        typer.Option(
+            help="Lay one ArUco marker beside the garments, e.g. aruco:4x4_50:0:8cm (measure finds markers from "
+            "22 px wide: at --size 512 an 8 cm marker may be smaller; synth says how many are)."
+        ),
     ] = None,
     board: Annotated[
         bool, typer.Option("--board", help="Use a marked table: four markers near its corners (layout in board.json).")
@@ -215,6 +242,8 @@ def synth(
             summary = write_dataset(out, config, count, workers, resume, advance, failed)
         except KeyboardInterrupt:
             raise common.interrupted(done[0], count, "images", out) from None
+    if config.marker is not None or config.board is not None:
+        _warn_small_markers(out, size)
     resumed = f", {summary.skipped} kept from before" if summary.skipped else ""
     common.info(f"wrote {summary.written} images to {out}{resumed}; {len(failures)} failed")
     raise typer.Exit(failures.exit_code)

@@ -22,6 +22,11 @@ _STEP = 0.25
 MAX_SHIFT_PX = 1.5
 """Refined corners further than this from OpenCV's are not trusted."""
 
+MIN_MARKER_PX = 22
+"""The smallest side (pixels, the black square's shortest side in the photo) from which markers are found
+reliably. Measured on 150 synthetic 512 px flat-lays (``synth --seed 5 --marker aruco:4x4_50:0:8cm``,
+sides 10-58 px): all 99 markers of 22 px or more were found, 15 of the 51 smaller ones were missed."""
+
 
 def _edge_line(gray: np.ndarray, start: np.ndarray, end: np.ndarray, outward: np.ndarray, reach: float) -> np.ndarray:
     """Re-locate one straight edge (dark inside, light outside); returns ``(point, direction)`` as a (2, 2) array."""
