@@ -53,7 +53,7 @@ PREFIX_KEYPOINT_AP, PREFIX_BOX_AP = 0.7941, 0.9309
 def test_the_cards_test_figures_recomputed_on_the_first_test_images(tmp_path):
     test = tmp_path / "test"
     made = CliRunner().invoke(
-        app, ["synth", str(test), "--count", str(TEST_PREFIX), "--seed", "3000", "--style", "flatlay-v1"]
+        app, ["synth", str(test), "-n", str(TEST_PREFIX), "--seed", "3000", "--style", "flatlay-v1", "--workers", "1"]
     )
     assert made.exit_code == 0, made.output
     pred = tmp_path / "pred.json"

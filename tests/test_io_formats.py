@@ -56,8 +56,10 @@ def test_format_guessing(tmp_path):
     assert guess_write_format(Path("-")) == "jsonl"
     with pytest.raises(InputError, match="cannot guess the output format"):
         guess_write_format(tmp_path / "x.bin")
+    assert guess_read_format(tmp_path / "split" / "annos") == "df2"  # the annos folder itself names the split
+    (tmp_path / "photos").mkdir()
     with pytest.raises(InputError, match="cannot tell the format of this folder"):
-        guess_read_format(tmp_path / "split" / "annos")
+        guess_read_format(tmp_path / "photos")
     with pytest.raises(InputError, match="no such file"):
         guess_read_format(tmp_path / "absent.json")
 

@@ -10,9 +10,9 @@ import json
 import numpy as np
 import pytest
 
-from garmentcli.metrics.instances import instances_from_coco
 from garmentcli.metrics import evaluate
 from garmentcli.metrics.coco import BOX_PARAMS, KEYPOINT_PARAMS, coco_evaluate
+from garmentcli.metrics.instances import instances_from_coco
 from garmentcli.schema.layout import DF2
 
 pytest.importorskip("pycocotools")

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from metrics_data import make_ground_truth, make_results
 
-from garmentcli.metrics.instances import instances_from_coco
 from garmentcli.metrics import evaluate
+from garmentcli.metrics.instances import instances_from_coco
 from garmentcli.metrics.landmarks import auc, epe, nme, pck
 from garmentcli.metrics.pairing import pair
 from garmentcli.schema.fld import df2_to_fld

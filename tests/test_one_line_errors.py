@@ -412,7 +412,6 @@ def test_synth_says_when_its_markers_are_too_small_for_measure_to_find(tmp_path)
     assert small == 3  # as in sample_images/marker, made with these options: 18.3, 21.5 and 18.3 px
     assert f"3 of 8 images show a marker under {MIN_MARKER_PX} px" in result.output, result.output
     assert "--size" in result.output
-    big = runner.invoke(
-        app, ["synth", str(tmp_path / "big"), "--count", "2", "--size", "1024", "--marker", "aruco:4x4_50:0:8cm"]
-    )
+    bigger = [*args[:1], str(tmp_path / "big"), "--count", "2", "--size", "1024", *args[-2:]]
+    big = runner.invoke(app, [*bigger, "--marker", "aruco:4x4_50:0:8cm"])
     assert big.exit_code == 0 and "under" not in big.output, big.output
