@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from garmentcli.errors import InputError, require_torch
+from garmentcli.io.df2 import IMAGE_DIR
 from garmentcli.io.images import read_image
 from garmentcli.schema.layout import DF2
 from garmentcli.schema.records import AnnotationSet, Garment, ImageRecord
@@ -62,7 +63,7 @@ def _image_roots(path: Path, explicit: Path | None) -> list[Path]:
     if explicit is not None:
         return [explicit]
     base = path if path.is_dir() else path.parent
-    return [base / "image", base / "images", base / "img", base]
+    return [base / IMAGE_DIR, base / "images", base / "img", base]
 
 
 def _resolve(root_candidates: list[Path], record: ImageRecord) -> Path | None:
