@@ -268,15 +268,18 @@ def test_case2_the_same_file_name_in_two_folders_stays_two_images(tiny, tmp_path
 # ------------------------------------------------------------------------- 4. --resume with other options
 
 
-@pytest.mark.parametrize("suffix", [".json", ".jsonl"])
+@pytest.mark.parametrize("suffix", [".json", ".jsonl", ".csv"])
 def test_case4_resume_with_other_settings_is_refused_naming_them(tiny, tmp_path, suffix):
     photos = _photos(tmp_path / "photos", 4)
     out = tmp_path / f"pred{suffix}"
     first = _detect(tiny, str(photos), "-o", str(out), "--score-thr", "0.2")
     assert first.exit_code == 0, first.output
-    recorded = (json.loads(out.read_text()) if suffix == ".json" else json.loads(out.read_text().splitlines()[0]))[
-        "garmentkp_run"
-    ]
+    if suffix == ".csv":  # CSV has no place for the run: it is recorded beside the output
+        recorded = json.loads((tmp_path / ".pred.csv.run.json").read_text())
+    elif suffix == ".json":
+        recorded = json.loads(out.read_text())["garmentkp_run"]
+    else:
+        recorded = json.loads(out.read_text().splitlines()[0])["garmentkp_run"]
     assert recorded["settings"]["score_thr"] == 0.2 and recorded["settings"]["flip"] is False
     assert recorded["settings"]["model"] == "tiny" and len(recorded["settings"]["model_sha256"]) == 64
     assert recorded["image_root"] == str(photos)

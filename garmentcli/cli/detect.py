@@ -14,7 +14,7 @@ from garmentcli.io.images import read_image, write_image
 from garmentcli.io.sources import ImageSource, expand_sources
 from garmentcli.models.codec import DecodeOptions
 from garmentcli.models.registry import DEFAULT_MODEL
-from garmentcli.runtime.output import DetectionSink, detection_settings, run_record
+from garmentcli.runtime.output import DetectionSink, detection_settings, run_file_path, run_record
 from garmentcli.runtime.predictor import Predictor, failure_message
 from garmentcli.schema.records import ImageRecord
 
@@ -95,7 +95,10 @@ def detect(
         if sink.done:
             common.info(f"resuming: {len(found) - len(todo)} of {len(found)} images already done")
             if sink.recorded is None:
-                common.warn(f"{output} records no settings (CSV, or an older garmentkp): they cannot be checked")
+                common.warn(
+                    f"{output} records no settings (an older garmentkp, or a CSV whose {run_file_path(output).name} "
+                    "is gone): they cannot be checked"
+                )
         with common.make_progress() as progress:
             task = progress.add_task("detect", total=len(todo))
             records = predictor.predict_sources(

@@ -16,6 +16,7 @@ from garmentcli.errors import GarmentError, InputError
 from garmentcli.io.df2 import default_image_folder
 from garmentcli.io.formats import read_annotations
 from garmentcli.io.images import read_image, write_image
+from garmentcli.runtime.output import read_run_file
 from garmentcli.schema.garments import category_id_of
 from garmentcli.schema.records import RUN_KEY, AnnotationSet, ImageRecord
 from garmentcli.viz.draw import contact_sheet, draw_garments
@@ -54,7 +55,8 @@ def _output_path(outdir: Path, file_name: str) -> Path:
 
 def _image_root(aset: AnnotationSet, annotations: Path) -> Path:
     """The folder the entries' names are relative to: as the run that wrote them recorded, else the default."""
-    recorded = (aset.info.get(RUN_KEY) or {}).get("image_root")
+    run = aset.info.get(RUN_KEY) or read_run_file(annotations) or {}  # a CSV's run is recorded beside it
+    recorded = run.get("image_root")
     if recorded and Path(recorded).is_dir():
         return Path(recorded)
     return default_image_folder(annotations)

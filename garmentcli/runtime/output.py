@@ -7,7 +7,9 @@ With ``resume`` the images already in the sidecar (or in a finished output) are 
 :attr:`DetectionSink.done` so the caller skips them.
 
 The output records the run (``run``, kept under :data:`~garmentcli.schema.records.RUN_KEY`: on the
-first JSON Lines line, at the top level of a COCO file; CSV has no place for it). Its
+first JSON Lines line, at the top level of a COCO file). An output with no place for it (CSV, CVAT)
+records it in a hidden file beside it, ``.NAME.run.json`` (:func:`run_file_path`), written
+atomically when a fresh run starts and read back on resume. Its
 ``settings`` are the options that shape the results; a resumed run whose settings differ from
 the recorded ones is refused with one line naming them, so one output never mixes two settings.
 """
@@ -19,8 +21,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import orjson
+
 from garmentcli import __version__
 from garmentcli.errors import InputError
+from garmentcli.io.atomic import atomic_write
 from garmentcli.io.formats import guess_write_format, read_annotations, write_annotations
 from garmentcli.io.jsonl import JsonlAppender, read_done_names, read_jsonl, read_run, with_run
 from garmentcli.schema.records import RUN_KEY, ImageRecord
@@ -29,6 +34,25 @@ from garmentcli.schema.records import RUN_KEY, ImageRecord
 def sidecar_path(output: Path) -> Path:
     """The streaming sidecar of a non-JSONL output."""
     return output.with_name(f".{output.name}.partial.jsonl")
+
+
+HOLDS_RUN = frozenset({"coco", "jsonl"})
+"""Output formats that record the run themselves; the others get a :func:`run_file_path` beside them."""
+
+
+def run_file_path(output: str | Path) -> Path:
+    """Where the run of an output that cannot hold it (CSV, CVAT) is recorded: ``.NAME.run.json`` beside it."""
+    output = Path(output)
+    return output.with_name(f".{output.name}.run.json")
+
+
+def read_run_file(output: str | Path) -> dict[str, Any] | None:
+    """The run recorded beside ``output`` (:func:`run_file_path`), or None when there is none (or it is unreadable)."""
+    try:
+        run = orjson.loads(run_file_path(output).read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return None
+    return run if isinstance(run, dict) else None
 
 
 def detection_settings(predictor: Any) -> dict[str, Any]:
@@ -78,13 +102,17 @@ class DetectionSink:
         self.format = guess_write_format(self.output)
         self.direct = self.to_stdout or self.format == "jsonl"
         self.stream = self.output if self.direct else sidecar_path(self.output)
+        self.run_file = None if self.to_stdout or self.format in HOLDS_RUN else run_file_path(self.output)
         self.done: set[str] = set()
         self.recorded: dict[str, Any] | None = None
-        """What the output being resumed recorded about its run (None: nothing, e.g. a CSV output)."""
+        """What the output being resumed recorded about its run (None: nothing, e.g. an older garmentkp's CSV)."""
         if resume:
             self.done = self._resume_state(run)
         elif not self.to_stdout:
             self.stream.unlink(missing_ok=True)
+        if self.run_file is not None and run is not None and not self.done:  # a fresh output: record its run
+            with atomic_write(self.run_file, "wb") as handle:
+                handle.write(orjson.dumps(run, option=orjson.OPT_INDENT_2) + b"\n")
         self._run = run if not self.done else None  # the first line written records the run
         self._appender = JsonlAppender("-" if self.to_stdout else self.stream)
         self._open = True
@@ -94,12 +122,16 @@ class DetectionSink:
         if not self.direct and not self.stream.exists() and self.output.exists():
             finished = read_annotations(self.output, self.format)
             self.recorded = finished.info.get(RUN_KEY)
+            if self.recorded is None and self.run_file is not None:
+                self.recorded = read_run_file(self.output)
             self._check(run)
             with JsonlAppender(self.stream) as seed:
                 for index, record in enumerate(finished):
                     seed.append(with_run(record, self.recorded) if index == 0 else record)
         else:
             self.recorded = read_run(self.stream)
+            if self.recorded is None and self.run_file is not None:
+                self.recorded = read_run_file(self.output)
             self._check(run)
         return read_done_names(self.stream)
 
