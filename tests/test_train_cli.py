@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 
 import pytest
@@ -100,6 +101,21 @@ def test_user_errors_are_one_line_and_exit_1(coco_data: Path, tmp_path: Path, ex
     result = CliRunner().invoke(app, ["train", str(coco_data), "--out", str(tmp_path / "r"), *extra])
     assert result.exit_code == 1
     assert message in result.output
+
+
+def test_a_second_training_into_a_locked_run_folder_is_refused(coco_data: Path, tmp_path: Path) -> None:
+    from garmentcli.io.lock import output_lock
+
+    run = tmp_path / "run"
+    args = ["train", str(coco_data), "--out", str(run), "--epochs", "1", "--input-size", "64", "--batch-size", "2"]
+    with output_lock(run, "garmentkp train"):  # another training writing this run folder
+        result = CliRunner().invoke(app, [*args, "--threads", "1", *TINY_ARCH])
+    assert result.exit_code == 1, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1, lines
+    assert "another garmentkp run is writing it" in lines[0] and "garmentkp train" in lines[0]
+    assert f"pid {os.getpid()}" in lines[0]
+    assert not (run / "last.pt").exists() and not (run / "log.csv").exists()
 
 
 def test_missing_data_is_a_user_error(tmp_path: Path) -> None:

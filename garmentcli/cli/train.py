@@ -112,69 +112,77 @@ def train(
         val = stored_validation(resume)
         if val:
             common.info(f"validation data as stored in {resume}: {', '.join(val)}")
-    if threads is not None:
-        torch.set_num_threads(threads)
-    skipped = common.FailureLog()
-    train_samples = load_samples(data, skipped.add)
-    if teacher is not None:
-        from garmentcli.runtime.predictor import Predictor
-        from garmentcli.train.pseudo import pseudo_label
+    with common.writing("train", out):  # one training per run folder: a second would overwrite its checkpoints
+        if threads is not None:
+            torch.set_num_threads(threads)
+        skipped = common.FailureLog()
+        train_samples = load_samples(data, skipped.add)
+        if teacher is not None:
+            from garmentcli.runtime.predictor import Predictor
+            from garmentcli.train.pseudo import pseudo_label
 
-        train_samples, adopted = pseudo_label(train_samples, Predictor(teacher), min_score=teacher_score)
-        weak = sum(1 for s in train_samples if s.weak and s.allowed)
-        common.info(
-            f"teacher {teacher}: {adopted} weakly-labelled photos now have box and landmark targets, {weak} not"
-        )
-    device_name = device.value if device is not None else None
-    val_samples = load_samples(val, skipped.add) if val else []
-    if resume is not None:
-        trainer = resume_trainer(
-            resume, out, train_samples, val_samples, epochs=epochs, device=device_name, workers=workers, val_data=val
-        )
-        common.info(f"resuming {resume} after epoch {trainer.epoch} (step {trainer.step})")
-    else:
-        assert config is not None
-        options = TrainOptions(
-            epochs=epochs or 30,
-            batch_size=batch_size,
-            lr=lr,
-            warmup_steps=warmup,
-            workers=workers or 0,
-            device=device_name or "cpu",
-            seed=seed,
-            pretrained=pretrained,
-            freeze_stages=freeze_stages,
-            backbone_lr=backbone_lr,
-        )
-        trainer = Trainer(out, config, options, train_samples, val_samples, val_data=list(val or []))
-    common.info(
-        f"training on {len(train_samples)} images ({len(val_samples)} for validation), "
-        f"{trainer.parameters / 1e6:.2f} M parameters, input {trainer.config.input_size} px, "
-        f"{trainer.steps_per_epoch} steps per epoch, {trainer.options.epochs} epochs, run folder {out}"
-    )
-    started = time.perf_counter()
-    with common.make_progress() as progress:
-        task = progress.add_task("epoch", total=trainer.steps_per_epoch)
-
-        def hook(phase: str, done: int, total: int, figures: dict[str, float]) -> None:
-            if phase == "train":
-                description = f"epoch {trainer.epoch + 1} loss {figures['loss']:.3f}"
-                progress.update(task, completed=done, description=description)
-                if progress.disable and done % LOG_EVERY_STEPS == 0:  # a log file gets a line now and then
-                    common.info(f"{description} (step {done}/{total}, {time.perf_counter() - started:.0f} s)")
-                return
-            progress.reset(task)
-            metrics = " ".join(f"{k} {v:.4g}" for k, v in figures.items() if k.startswith(("loss", "val_", "lr")))
-            common.info(f"epoch {done}/{total} ({figures['seconds']:.0f} s): {metrics}")
-
-        try:
-            trainer.fit(hook)
-        except KeyboardInterrupt:
-            common.warn(
-                f"interrupted: {trainer.epoch} of {trainer.options.epochs} epochs done, kept in {out / 'last.pt'}; "
-                f"continue with --resume {out / 'last.pt'}"
+            train_samples, adopted = pseudo_label(train_samples, Predictor(teacher), min_score=teacher_score)
+            weak = sum(1 for s in train_samples if s.weak and s.allowed)
+            common.info(
+                f"teacher {teacher}: {adopted} weakly-labelled photos now have box and landmark targets, {weak} not"
             )
-            raise typer.Exit(common.EXIT_INTERRUPTED) from None
-    common.info(f"done: {out / 'last.pt'}, best {out / 'best.pt'}, log {out / 'log.csv'}")
-    if skipped:
-        raise typer.Exit(common.EXIT_PARTIAL)
+        device_name = device.value if device is not None else None
+        val_samples = load_samples(val, skipped.add) if val else []
+        if resume is not None:
+            trainer = resume_trainer(
+                resume,
+                out,
+                train_samples,
+                val_samples,
+                epochs=epochs,
+                device=device_name,
+                workers=workers,
+                val_data=val,
+            )
+            common.info(f"resuming {resume} after epoch {trainer.epoch} (step {trainer.step})")
+        else:
+            assert config is not None
+            options = TrainOptions(
+                epochs=epochs or 30,
+                batch_size=batch_size,
+                lr=lr,
+                warmup_steps=warmup,
+                workers=workers or 0,
+                device=device_name or "cpu",
+                seed=seed,
+                pretrained=pretrained,
+                freeze_stages=freeze_stages,
+                backbone_lr=backbone_lr,
+            )
+            trainer = Trainer(out, config, options, train_samples, val_samples, val_data=list(val or []))
+        common.info(
+            f"training on {len(train_samples)} images ({len(val_samples)} for validation), "
+            f"{trainer.parameters / 1e6:.2f} M parameters, input {trainer.config.input_size} px, "
+            f"{trainer.steps_per_epoch} steps per epoch, {trainer.options.epochs} epochs, run folder {out}"
+        )
+        started = time.perf_counter()
+        with common.make_progress() as progress:
+            task = progress.add_task("epoch", total=trainer.steps_per_epoch)
+
+            def hook(phase: str, done: int, total: int, figures: dict[str, float]) -> None:
+                if phase == "train":
+                    description = f"epoch {trainer.epoch + 1} loss {figures['loss']:.3f}"
+                    progress.update(task, completed=done, description=description)
+                    if progress.disable and done % LOG_EVERY_STEPS == 0:  # a log file gets a line now and then
+                        common.info(f"{description} (step {done}/{total}, {time.perf_counter() - started:.0f} s)")
+                    return
+                progress.reset(task)
+                metrics = " ".join(f"{k} {v:.4g}" for k, v in figures.items() if k.startswith(("loss", "val_", "lr")))
+                common.info(f"epoch {done}/{total} ({figures['seconds']:.0f} s): {metrics}")
+
+            try:
+                trainer.fit(hook)
+            except KeyboardInterrupt:
+                common.warn(
+                    f"interrupted: {trainer.epoch} of {trainer.options.epochs} epochs done, kept in {out / 'last.pt'}; "
+                    f"continue with --resume {out / 'last.pt'}"
+                )
+                raise typer.Exit(common.EXIT_INTERRUPTED) from None
+        common.info(f"done: {out / 'last.pt'}, best {out / 'best.pt'}, log {out / 'log.csv'}")
+        if skipped:
+            raise typer.Exit(common.EXIT_PARTIAL)
