@@ -40,6 +40,7 @@ import cv2
 import numpy as np
 
 from garmentcli import __version__
+from garmentcli.io.df2 import IMAGE_DIR
 from garmentcli.io.jsonio import dump_json
 from garmentcli.metrics.report import format_value
 from garmentcli.schema.garments import category_name, landmark_names
@@ -487,8 +488,8 @@ def _garments(inst: Instances, rows: Iterable[int]) -> list[Garment]:
 
 
 def find_image(folder: Path, name: str) -> Path | None:
-    """The image ``name`` under ``folder`` (also under ``folder/image/``, a DeepFashion2 split)."""
-    for candidate in (folder / name, folder / "image" / name, folder / Path(name).name):
+    """The image ``name`` under ``folder`` (also under ``folder/image/``, a DeepFashion2 split's ``IMAGE_DIR``)."""
+    for candidate in (folder / name, folder / IMAGE_DIR / name, folder / Path(name).name):
         if candidate.is_file():
             return candidate
     return None
