@@ -6,8 +6,9 @@ to the goal. Wall-clock timings on a machine shared with other work are pessimis
 measures the CPU time one image costs in a single process (``time.process_time``, which does not
 count time spent waiting for a core) and projects the rate of two free cores from it.
 
-    python benchmarks/bench_synth.py                      # 200 images, 512 px, 1 and 2 workers
+    python benchmarks/bench_synth.py                      # 200 images, 512 px, 1 and 2 workers, both looks
     python benchmarks/bench_synth.py --images 60 --marker  # a quick look, with an ArUco marker
+    python benchmarks/bench_synth.py --style realistic     # the default look only
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import tempfile
 import time
 
 from garmentcli.synth.markers import MarkerSpec
-from garmentcli.synth.scene import SynthConfig, board_layout
+from garmentcli.synth.scene import STYLES, SynthConfig, board_layout
 from garmentcli.synth.writer import write_dataset
 
 GOAL_IMAGES_PER_S = 30.0
@@ -31,14 +32,21 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--marker", action="store_true", help="one 8 cm ArUco marker per image")
     parser.add_argument("--board", action="store_true", help="a marked table (four markers)")
+    parser.add_argument("--style", nargs="+", default=list(STYLES), choices=STYLES, help="looks to time")
     args = parser.parse_args()
-    config = SynthConfig(
-        seed=1,
-        size=args.size,
-        marker=MarkerSpec() if args.marker else None,
-        board=board_layout(None) if args.board else None,
-    )
-    print(f"synth benchmark: {args.images} images of {args.size} px, cores visible: {os.cpu_count()}")
+    for style in args.style:
+        config = SynthConfig(
+            seed=1,
+            size=args.size,
+            marker=MarkerSpec() if args.marker else None,
+            board=board_layout(None) if args.board else None,
+            style=style,
+        )
+        run(config, args)
+
+
+def run(config: SynthConfig, args: argparse.Namespace) -> None:
+    print(f"synth benchmark, style {config.style}: {args.images} images of {args.size} px, cores: {os.cpu_count()}")
     print(f"{'workers':>8} {'seconds':>9} {'images/s':>9} {'vs goal':>8}")
     for workers in args.workers:
         with tempfile.TemporaryDirectory() as folder:

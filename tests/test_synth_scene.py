@@ -53,7 +53,7 @@ def test_every_category_appears_and_landmark_arrays_have_the_category_length(cle
 
 
 def _check_outlines(samples) -> int:
-    checked = 0
+    checked = thin = 0
     for sample in samples:
         for placed in sample.garments:
             category = DF2.category(placed.category_id)
@@ -64,6 +64,7 @@ def _check_outlines(samples) -> int:
                 if np.hypot(*(ends[0] - ends[1])) < 1:  # a closed front: its edges are a seam, not an outline
                     inner = [j for j in inner if "open" not in category.landmarks[j]]
             outlines = [(on, outline) for outline, on, _ in placed.parts_px] + [(inner, placed.inner_px)]
+            union = np.maximum.reduce([_full_alpha(outline) for outline, _, _ in placed.parts_px])
             for indices, polygon in outlines:
                 if not indices:
                     continue
@@ -73,9 +74,22 @@ def _check_outlines(samples) -> int:
                     point = placed.landmarks_px[j]
                     radius = 3.0 if name in CORNERS else 1.5
                     if np.all((point > 2) & (point < SIZE - 3)):
-                        assert _straddles_boundary(alpha, point, radius), (category.name, name, point)
+                        # on its own piece's edge, or (where a sleeve hangs close to the body and its corner at
+                        # the shoulder is a wedge thinner than a pixel) on the garment's outline
+                        on_edge = _straddles_boundary(alpha, point, radius) or _straddles_boundary(union, point, radius)
+                        if not on_edge and name in CORNERS and _max_near(union, point, radius) < 0.5:
+                            thin += 1  # the tip of a strap or wedge thinner than a pixel: nothing to check
+                            continue
+                        assert on_edge, (category.name, name, point)
                         checked += 1
+    assert thin <= 0.02 * checked, (thin, checked)
     return checked
+
+
+def _max_near(alpha: np.ndarray, point: np.ndarray, radius: float) -> float:
+    ys, xs = np.mgrid[0:SIZE, 0:SIZE]
+    near = (xs - point[0]) ** 2 + (ys - point[1]) ** 2 <= radius**2
+    return float(alpha[near].max()) if near.any() else 0.0
 
 
 def test_landmarks_lie_on_the_rendered_mask_boundary(clean_samples):

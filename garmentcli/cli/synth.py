@@ -186,7 +186,7 @@ def synth(
             "--hung-fraction",
             min=0.0,
             max=1.0,
-            help="Realistic look: share of images hung on a hanger or hook (default 0.15, at most 1 - worn).",
+            help="Realistic look: share of images hung on a hanger or hook (default 0.25, at most 1 - worn).",
         ),
     ] = None,
     resume: Annotated[
@@ -214,7 +214,7 @@ def synth(
         photo_effects=not clean,
         style=style,
         worn_fraction=worn_fraction,
-        hung_fraction=min(0.15, 1.0 - worn_fraction) if hung_fraction is None else hung_fraction,
+        hung_fraction=min(0.25, 1.0 - worn_fraction) if hung_fraction is None else hung_fraction,
     )
     workers = workers or max(
         1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from garmentcli.synth.texture import Look, _bgr, _contrast, _tile, looks, pick, random_colour
+from garmentcli.synth.texture import Look, _bgr, _tile, looks, pick
 
 FABRIC_PX = 128
 """Side of a realistic fabric tile."""
@@ -46,6 +46,28 @@ def wrap_blur(tile: np.ndarray, sigma_x: float, sigma_y: float | None = None) ->
     return blurred[pad_y : pad_y + tile.shape[0], pad_x : pad_x + tile.shape[1]].copy()
 
 
+def garment_colour(rng: np.random.Generator, neutral: float | None = None) -> np.ndarray:
+    """A garment colour as real wardrobes have them: often a neutral (black, white, grey, navy, beige, denim
+    blue …), else a hue of moderate saturation; BGR, jittered."""
+    data = looks()["realistic"]
+    if rng.random() < (data["garment_neutral_probability"] if neutral is None else neutral):
+        palette = data["colours"]["garment_neutrals"]
+        base = _bgr(palette[int(rng.integers(len(palette)))])
+    else:
+        saturation = 40 + 200 * rng.random() ** 1.3
+        hsv = np.uint8([[[rng.integers(0, 180), saturation, rng.integers(60, 235)]]])
+        base = cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)[0, 0].astype(np.float32)
+    return np.clip(base + rng.normal(0, 6, 3), 0, 255).astype(np.float32)
+
+
+def contrast_colour(colour: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A second colour that stands out from ``colour`` (stripes, prints, colour blocks)."""
+    other = garment_colour(rng, 0.5)
+    if np.abs(other - colour).sum() < 120:
+        other = np.where(colour.mean() > 127, colour * 0.3, 255 - (255 - colour) * 0.25)
+    return other.astype(np.float32)
+
+
 def _wrap_draw(canvas: np.ndarray, draw: object, centre: np.ndarray) -> None:
     """Call ``draw(canvas, centre)`` at the centre and its eight periodic copies (seamless tiles)."""
     side = canvas.shape[0]
@@ -59,7 +81,7 @@ def _motifs(base: np.ndarray, rng: np.random.Generator, big: bool) -> np.ndarray
     side = FABRIC_PX * 2
     canvas = np.empty((side, side, 3), np.uint8)
     canvas[:] = np.clip(base, 0, 255).astype(np.uint8)
-    palette = [_contrast(base, rng) for _ in range(int(rng.integers(2, 5)))]
+    palette = [contrast_colour(base, rng) for _ in range(int(rng.integers(2, 5)))]
     count = int(rng.integers(4, 10) if big else rng.integers(10, 34))
     kind = str(rng.choice(["flower", "leaf", "dot", "blob", "mixed"]))
     for _ in range(count):
@@ -104,7 +126,7 @@ def _plaid(base: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     for _ in range(int(rng.integers(2, 5))):
         start, width = int(rng.integers(0, FABRIC_PX)), int(rng.integers(3, FABRIC_PX // 3))
         rows = (np.arange(FABRIC_PX) - start) % FABRIC_PX < width
-        weave[rows] = _contrast(base, rng) if rng.random() < 0.6 else np.clip(base * 0.55, 0, 255)
+        weave[rows] = contrast_colour(base, rng) if rng.random() < 0.6 else np.clip(base * 0.55, 0, 255)
     tile = (weave[:, None, :] + weave[None, :, :]) / 2
     twill = (np.add.outer(np.arange(FABRIC_PX), np.arange(FABRIC_PX)) % 4 < 2).astype(np.float32)
     return tile * (0.96 + 0.08 * twill[..., None])
@@ -155,7 +177,7 @@ def _stripes(base: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Breton or multi-colour stripes."""
     tile = np.empty((FABRIC_PX, FABRIC_PX, 3), np.float32)
     tile[:] = base
-    colours = [_contrast(base, rng) for _ in range(int(rng.integers(1, 4)))]
+    colours = [contrast_colour(base, rng) for _ in range(int(rng.integers(1, 4)))]
     y = 0
     while y < FABRIC_PX:
         width = int(rng.integers(FABRIC_PX // 12, FABRIC_PX // 3))
@@ -163,6 +185,22 @@ def _stripes(base: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         tile[y : y + width] = colours[int(rng.integers(len(colours)))]
         y += width + gap
     return wrap_blur(tile, 0.6)
+
+
+def _weave(base: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Plain cloth: a faint plain, twill or knit texture with slubs, in the base colour."""
+    i, j = np.mgrid[0:FABRIC_PX, 0:FABRIC_PX].astype(np.float32)
+    kind = int(rng.integers(3))
+    if kind == 0:
+        texture = np.sin(i * np.pi / 2) * np.sin(j * np.pi / 2)
+    elif kind == 1:
+        texture = np.sin((i + j) * (2 * np.pi / 4))
+    else:
+        texture = np.cos(np.pi * ((j % 4) / 4 - 0.5) * 2) + 0.5 * np.sin(i * np.pi / 2)
+    slub = wrap_blur(rng.standard_normal((FABRIC_PX, FABRIC_PX)).astype(np.float32), 3.0, 0.8)
+    slub /= np.abs(slub).max() + 1e-6
+    shade = 1 + float(rng.uniform(0.02, 0.06)) * texture + float(rng.uniform(0.01, 0.05)) * slub
+    return (base * shade[..., None]).astype(np.float32)
 
 
 TILE_CM = {
@@ -177,8 +215,8 @@ TILE_CM = {
     "dots": (1.5, 5.0),
     "checks": (1.5, 6.0),
     "camo": (20.0, 45.0),
-    "quilted": (10.0, 10.0),
-    "solid": (10.0, 10.0),
+    "quilted": (2.5, 5.0),
+    "solid": (2.5, 5.0),
 }
 
 
@@ -186,16 +224,16 @@ def _tone(rng: np.random.Generator) -> np.ndarray:
     return smooth_noise(64, rng, 6)
 
 
-def sample_fabric(rng: np.random.Generator, family: str) -> tuple[Look, Extras]:
-    """A realistic fabric for a garment of ``family`` (``top``, ``bottom``, ``skirt``, ``dress``, ``outwear``)."""
-    data = looks()["realistic"]
-    kind = pick(data["fabrics"][family], rng)
+def sample_fabric(rng: np.random.Generator, category: str) -> tuple[Look, Extras]:
+    """A realistic fabric for a garment of the category (its name): the kind and colour from the weights in
+    ``appearance.json`` (``realistic.fabrics``, the same for every category), a colour block on some tops."""
+    kind = pick(looks()["realistic"]["fabrics"], rng)
     if kind == "denim":
         palette = looks()["denim_colours"]
         base = _bgr(palette[int(rng.integers(len(palette)))]) + rng.normal(0, 6, 3).astype(np.float32)
     else:
-        base = random_colour(rng)
-    second = _contrast(base, rng)
+        base = garment_colour(rng)
+    second = contrast_colour(base, rng)
     makers = {
         "jersey": _jersey,
         "heather": _heather,
@@ -210,8 +248,8 @@ def sample_fabric(rng: np.random.Generator, family: str) -> tuple[Look, Extras]:
         tile = makers[kind](base, rng)
     elif kind in ("dots", "checks", "camo"):
         tile = _tile(kind, base, second, rng)
-    else:  # solid, quilted
-        tile = np.broadcast_to(base, (8, 8, 3)).astype(np.float32)
+    else:  # solid, quilted: plain cloth still shows its weave up close
+        tile = _weave(base, rng)
     low, high = TILE_CM[kind]
     tile_cm = float(rng.uniform(low, high))
     angle = 0.0
@@ -226,7 +264,8 @@ def sample_fabric(rng: np.random.Generator, family: str) -> tuple[Look, Extras]:
     pattern = "solid" if kind in ("solid", "quilted") else kind
     look = Look(tile, tile_cm, angle, base, trim, lining, float(rng.uniform(1.0, 4.0)), pattern)
     block = None
-    if family in ("top", "outwear", "dress") and kind in ("solid", "jersey", "quilted") and rng.random() < 0.2:
+    upper = "sleeve" in category or category in ("vest", "sling") or "dress" in category
+    if upper and kind in ("solid", "jersey", "quilted") and rng.random() < (0.3 if "outwear" in category else 0.12):
         turn = np.deg2rad(rng.choice([90.0, 90.0, 60.0, 120.0]) + rng.normal(0, 4))
         block = (np.array([np.cos(turn), np.sin(turn)]), float(rng.uniform(8, 40)), second)
     tone_amount = float(rng.uniform(0.12, 0.25) if kind == "denim" else rng.uniform(0.0, 0.06))
@@ -252,6 +291,8 @@ def paint_extras(layer: np.ndarray, coords: np.ndarray, extras: Extras) -> np.nd
 
 CRUMPLE = {"flat": (0.06, 0.16), "hung": (0.03, 0.08), "worn": (0.04, 0.1)}
 """Range of the crease shading's amplitude per scene kind."""
+PUFF = {"flat": (0.04, 0.12), "hung": (0.03, 0.08), "worn": (0.03, 0.08)}
+"""Range of the broad swell's shading amplitude per scene kind."""
 
 
 @dataclass(frozen=True)
@@ -272,12 +313,23 @@ class Relief:
     crumple: np.ndarray | None = None
     """A seamless tile of the light's slope over small random creases (added to the shade), or None."""
     crumple_cm: float = 20.0
+    puff: np.ndarray | None = None
+    """The same for the broad swell of cloth lying loosely (a few bulges across the garment), or None."""
+    puff_cm: float = 60.0
 
 
-def _crumple(rng: np.random.Generator, light: np.ndarray, amount: float) -> np.ndarray:
+def _crumple(
+    rng: np.random.Generator,
+    light: np.ndarray,
+    amount: float,
+    cells: tuple[int, int] = (8, 14),
+    fine: float = 0.45,
+) -> np.ndarray:
     """Slope towards the light of a seamless bumpy height field (creases of cloth that was handled)."""
     side = 96
-    height = smooth_noise(side, rng, int(rng.integers(8, 14))) + 0.45 * smooth_noise(side, rng, 28)
+    height = smooth_noise(side, rng, int(rng.integers(*cells)))
+    if fine:
+        height = height + fine * smooth_noise(side, rng, 28)
     gx = (np.roll(height, -1, axis=1) - np.roll(height, 1, axis=1)) / 2
     gy = (np.roll(height, -1, axis=0) - np.roll(height, 1, axis=0)) / 2
     slope = gx * light[0] + gy * light[1]
@@ -311,6 +363,7 @@ def sample_relief(
     heights = rng.uniform(0.3, 1.0, count) * rng.choice([-1.0, 1.0], count)
     light = np.array([np.cos(light_angle), np.sin(light_angle)])
     crumple = _crumple(rng, light, float(rng.uniform(*CRUMPLE[mode])) * strength)
+    puff = _crumple(rng, light, float(rng.uniform(*PUFF[mode])), cells=(3, 5), fine=0.0)
     return Relief(
         centres,
         np.stack([np.cos(angles), np.sin(angles)], axis=1),
@@ -323,6 +376,8 @@ def sample_relief(
         0.0,
         crumple,
         float(rng.uniform(12, 30)),
+        puff,
+        float(rng.uniform(0.8, 1.6) * size),
     )
 
 
@@ -360,6 +415,9 @@ def relief_shading(coords: np.ndarray, relief: Relief, stride: int = 3) -> np.nd
     if relief.crumple is not None:
         scale = np.float32(relief.crumple.shape[0] / relief.crumple_cm)
         shade += cv2.remap(relief.crumple, xs * scale, ys * scale, cv2.INTER_LINEAR, borderMode=cv2.BORDER_WRAP)
+    if relief.puff is not None:
+        scale = np.float32(relief.puff.shape[0] / relief.puff_cm)
+        shade += cv2.remap(relief.puff, xs * scale, ys * scale, cv2.INTER_LINEAR, borderMode=cv2.BORDER_WRAP)
     shade = np.clip(shade, 0.55, 1.35).astype(np.float32)
     return cv2.resize(shade, (w, h), interpolation=cv2.INTER_LINEAR)
 

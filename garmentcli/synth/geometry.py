@@ -103,11 +103,12 @@ def _sleeve(
     angle_deg: float,
     long: bool,
     bend_deg: float = 0.0,
+    clearance_deg: float = 30.0,
 ) -> Points:
     """Left sleeve points: a tapered tube hinged at the shoulder/armpit, ``angle_deg`` below horizontal.
 
-    The angle is reduced until the inner edge clears the body side, so the sleeve never lies on the body;
-    a long sleeve is then bent at the elbow by ``bend_deg`` where it stays clear.
+    The angle is reduced until the inner edge clears the body side by ``clearance_deg``, so the sleeve never
+    lies on the body; a long sleeve is then bent at the elbow by ``bend_deg`` where it stays clear.
     """
     length, opening = m["sleeve_length"], m["sleeve_opening"]
     side = (side_below - armpit) / max(np.hypot(*(side_below - armpit)), 1e-9)
@@ -118,7 +119,7 @@ def _sleeve(
         cuff_inner = cuff_outer + opening * n
         inner = cuff_inner - armpit
         inner_unit = inner / max(np.hypot(*inner), 1e-9)
-        clears = side[0] * inner_unit[1] - side[1] * inner_unit[0] > np.sin(np.deg2rad(30))
+        clears = side[0] * inner_unit[1] - side[1] * inner_unit[0] > np.sin(np.deg2rad(clearance_deg))
         if clears and inner @ d > 0.3 * length:
             break
     points = {"cuff_outer_l": cuff_outer, "cuff_inner_l": cuff_inner}
@@ -246,8 +247,13 @@ def _top(spec: GarmentSpec, options: dict[str, Any], rng: np.random.Generator) -
             angle = float(s["sleeve_angle_deg"] + rng.normal(0, 6))
             bend = s.get("sleeve_bend_deg", 0.0)
             bend = float(bend + rng.normal(0, 6)) if bend else 0.0  # each side bends its own way
-            sleeve = _sleeve(left["shoulder_l"], armpit, side_below, m, angle, options["sleeve"] == "long", bend)
-            if rng.random() < s.get("sleeve_fold_probability", 0.0):
+            folded = rng.random() < s.get("sleeve_fold_probability", 0.0)
+            # a sleeve folded over along its seam keeps 30 degrees from the body, or its mirror image is a sliver
+            clearance = 30.0 if folded else float(s.get("sleeve_clearance_deg", 30.0))
+            sleeve = _sleeve(
+                left["shoulder_l"], armpit, side_below, m, angle, options["sleeve"] == "long", bend, clearance
+            )
+            if folded:
                 sleeve = _reflect(sleeve, left["shoulder_l"], armpit)
                 folds[suffix] = "front" if rng.random() < 0.5 else "back"
             side.update({k[:-2] + suffix: (v if sign > 0 else _mirror(v)) for k, v in sleeve.items()})

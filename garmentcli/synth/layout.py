@@ -44,16 +44,21 @@ def _overlap(a: np.ndarray, b: np.ndarray) -> float:
     return w * h / min(np.prod(a[2:] - a[:2]), np.prod(b[2:] - b[:2]))
 
 
-def lay_garment(category_id: int, rng: np.random.Generator, strength: tuple[float, float] | None = None) -> LaidGarment:
-    """A garment of the category, deformed (``strength``: range of the warp's strength), turned and centred."""
+def lay_garment(
+    category_id: int,
+    rng: np.random.Generator,
+    strength: tuple[float, float] | None = None,
+    spec: GarmentSpec | None = None,
+    turn: tuple[float, float] | None = None,
+) -> LaidGarment:
+    """A garment of the category (or of ``spec``), deformed (``strength``: range of the warp's strength),
+    turned (``turn``: the turn's standard deviation in degrees and the chance of any angle) and centred."""
     params = scene_params()
-    spec = sample_spec(category_id, rng)
+    spec = spec or sample_spec(category_id, rng)
     shape = build_shape(spec, rng)
     warp = random_warp(shape.silhouette, rng, rng.uniform(*(strength or params["deformation_strength"])))
-    if rng.random() < params["rotation_any_probability"]:
-        rotation = rng.uniform(0, 360)
-    else:
-        rotation = rng.normal(0, params["rotation_deg_sd"])
+    sd, any_angle = turn or (params["rotation_deg_sd"], params["rotation_any_probability"])
+    rotation = rng.uniform(0, 360) if rng.random() < any_angle else rng.normal(0, sd)
     warp = warp.placed(float(rotation), np.zeros(2))
     outline = warp.apply(shape.silhouette)
     centre = (outline.min(axis=0) + outline.max(axis=0)) / 2

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from garmentcli.synth.fabrics import garment_colour
 from garmentcli.synth.geometry import GarmentShape
 from garmentcli.synth.texture import random_colour
 
@@ -119,7 +120,7 @@ def _rich_artwork(rng: np.random.Generator, kind: str) -> np.ndarray:
     graphic of overlapping shapes with a frame, a "photo" (a smooth colour field), or a small logo."""
     side = 2 * DECAL_PX
     canvas = np.zeros((side, side, 4), np.uint8)
-    colours = [(*(int(v) for v in random_colour(rng, 0.3)), 255) for _ in range(3)]
+    colours = [(*(int(v) for v in garment_colour(rng, 0.3)), 255) for _ in range(3)]
     font = _FONTS[int(rng.integers(len(_FONTS)))]
     if kind == "slogan":
         lines = [str(rng.choice(_WORDS)) for _ in range(int(rng.integers(1, 4)))]
@@ -179,25 +180,24 @@ def _rich_artwork(rng: np.random.Generator, kind: str) -> np.ndarray:
     return small
 
 
-def sample_print(shape: GarmentShape, rng: np.random.Generator) -> Decal | None:
-    """Maybe a print of the realistic look: chest slogans, graphics and photo prints on closed tops, a chest
-    logo on tops and outerwear, a graphic on dresses, a badge on bottoms."""
+def sample_print(shape: GarmentShape, rng: np.random.Generator, chest: float, logo: float) -> Decal | None:
+    """Maybe a print of the realistic look: with probability ``chest`` a slogan, graphic or photo print across
+    the chest of a closed top (a dress: at the bust), else with probability ``logo`` a small logo (left or
+    right chest; on bottoms, at the hip)."""
     p = shape.points
+    roll = rng.random()
     if "armpit_l" in p:
-        chest = (p["armpit_l"] + p["armpit_r"]) / 2
+        middle = (p["armpit_l"] + p["armpit_r"]) / 2
         width = float(abs(p["armpit_r"][0] - p["armpit_l"][0]))
-        dress = "dress_side_1_l" in p or "vdress_side_1_l" in p
-        opening = "hem_open_l" in p
-        roll = rng.random()
-        if not opening and not dress and roll < 0.45:
-            kind = str(rng.choice(["slogan", "graphic", "photo", "slogan", "graphic"]))
-            centre = chest + np.array([0.0, rng.uniform(2, 12)])
+        if "hem_open_l" not in p and roll < chest:
+            kind = str(rng.choice(["slogan", "graphic"]))
+            centre = middle + np.array([0.0, rng.uniform(2, 12)])
             return Decal(_rich_artwork(rng, kind), centre, float(rng.uniform(0.35, 0.7) * width))
-        if roll < 0.65 or (dress and roll < 0.75):
-            centre = chest + np.array([0.25 * width * rng.choice([-1.0, 1.0]), -rng.uniform(0, 5)])
+        if roll < chest + logo:
+            centre = middle + np.array([0.25 * width * rng.choice([-1.0, 1.0]), -rng.uniform(0, 5)])
             return Decal(_rich_artwork(rng, "logo"), centre, float(rng.uniform(4, 9)))
         return None
-    if rng.random() > 0.15:
+    if roll > logo:
         return None
     hip = p["hip_l"] * [0.5, 1.2]
     return Decal(_rich_artwork(rng, str(rng.choice(["logo", "slogan"]))), hip, float(rng.uniform(4, 9)))

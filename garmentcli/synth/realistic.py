@@ -29,7 +29,7 @@ from garmentcli.schema.records import ImageRecord
 from garmentcli.synth.camera import look_at, project, scale_at
 from garmentcli.synth.charts import GarmentSpec, sample_spec
 from garmentcli.synth.deform import random_warp
-from garmentcli.synth.details import garment_strokes
+from garmentcli.synth.details import Stroke, _chain, garment_strokes
 from garmentcli.synth.fabrics import sample_fabric, sample_relief
 from garmentcli.synth.figure import BodyPart, Figure, build_figure
 from garmentcli.synth.geometry import GarmentShape, Part, build_shape
@@ -41,7 +41,7 @@ from garmentcli.synth.presets import scene_params
 from garmentcli.synth.prints import sample_print
 from garmentcli.synth.render import PlacedGarment, Window, cast_shadow, draw_garment, polygon_alpha
 from garmentcli.synth.rooms import room_surface
-from garmentcli.synth.texture import noise_patch, pick
+from garmentcli.synth.texture import looks, noise_patch, pick
 
 if TYPE_CHECKING:
     from garmentcli.synth.scene import Sample
@@ -52,16 +52,42 @@ BOTTOMS = (7, 8, 9)
 DRESSES = (10, 11, 12, 13)
 
 
-def _family(category_id: int) -> str:
-    if category_id in OUTERWEAR:
-        return "outwear"
-    if category_id in (7, 8):
-        return "bottom"
-    if category_id == 9:
-        return "skirt"
-    if category_id in DRESSES:
-        return "dress"
-    return "top"
+def _bands(shape: GarmentShape, rng: np.random.Generator) -> list[Stroke]:
+    """Details of the realistic look beyond the flat-lay ones: armhole and shoulder seams, the collar, button
+    placket and buttons of a shirt, the ribbed waistband and pouch pocket of a sweater or hoodie, the stand
+    collar of a jacket."""
+    p, category = shape.points, shape.category_id
+    strokes: list[Stroke] = []
+    for suffix in ("_l", "_r"):  # armhole and shoulder seams: where a sleeve is sewn on, where the body meets
+        if "cuff_outer" + suffix in p and shape.folds.get(suffix, "flat") == "flat":
+            armhole = _chain(p, ["shoulder" + suffix, "armpit" + suffix])
+            strokes.append(Stroke(armhole, float(rng.uniform(0.2, 0.35)), "seam"))
+        if "shoulder" + suffix in p:
+            strokes.append(Stroke(_chain(p, ["neck" + suffix, "shoulder" + suffix]), 0.2, "seam"))
+    if category in (1, 2) and "neck_front" in p and rng.random() < 0.2:  # a button-up shirt
+        front = p["neck_front"]
+        for side in (-1.0, 1.0):
+            neck = p["neck_r" if side > 0 else "neck_l"]
+            tip = front + np.array([side * rng.uniform(2.5, 5.0), rng.uniform(1.0, 4.0)])
+            middle = (neck + tip) / 2 + np.array([side * 1.0, 0.5])
+            strokes.append(Stroke(np.array([neck, middle, tip]), float(rng.uniform(2.5, 4.0)), "trim"))
+        hem = p["hem_center"] if "hem_center" in p else front + np.array([0.0, 60.0])
+        half = float(rng.uniform(0.9, 1.5))
+        for dx in (-half, half):  # the placket's two seams
+            strokes.append(Stroke(np.array([front, hem]) + np.array([dx, 0.0]), 0.12, "stitch"))
+        count = int(rng.integers(5, 9))
+        buttons = front + (hem - front) * np.linspace(0.08, 0.92, count)[:, None]
+        strokes.append(Stroke(buttons, float(rng.uniform(0.9, 1.4)), "button"))
+    elif category == 2 and "hem_center" in p and rng.random() < 0.5:  # a sweater or sweatshirt
+        strokes.append(Stroke(_chain(p, ["hem_l", "hem_center", "hem_r"]), float(rng.uniform(4.0, 9.0)), "trim"))
+        if rng.random() < 0.3:  # a hoodie's pouch pocket
+            y = p["hem_center"][1] - rng.uniform(6, 10)
+            w, h = rng.uniform(12, 18), rng.uniform(14, 20)
+            pouch = np.array([[-w, y], [-w * 0.7, y - h], [w * 0.7, y - h], [w, y]])
+            strokes.append(Stroke(pouch, 0.15, "stitch"))
+    elif category in (3, 4) and rng.random() < 0.5:  # a jacket's stand collar
+        strokes.append(Stroke(_chain(p, ["neck_l", "neck_back", "neck_r"]), float(rng.uniform(4.0, 7.0)), "trim"))
+    return strokes
 
 
 def shift_shape(shape: GarmentShape, offset: np.ndarray) -> GarmentShape:
@@ -78,12 +104,34 @@ def shift_shape(shape: GarmentShape, offset: np.ndarray) -> GarmentShape:
     )
 
 
-def _upright_spec(category_id: int, rng: np.random.Generator, sleeve_angle: float | None) -> GarmentSpec:
-    """A garment that hangs or is worn: sleeves down (or at ``sleeve_angle``), never folded, legs close."""
+def realistic_spec(category_id: int, rng: np.random.Generator) -> GarmentSpec:
+    """A garment's parameters from the size chart, with the realistic look's ``garment_overrides`` (longer
+    shorts with legs apart, mostly closed jackets …) and sleeves that may lie closer to the body."""
     spec = sample_spec(category_id, rng)
+    own = scene_params()["realistic"]
+    overrides = dict(own["garment_overrides"].get(DF2.category(category_id).name, {}))
+    if "sleeve_angle_deg" in spec.style:
+        overrides["sleeve_clearance_deg"] = own["flat_sleeve_clearance_deg"]
+    measurements, style = dict(spec.measurements), dict(spec.style)
+    for key, value in overrides.items():
+        drawn = float(rng.uniform(*value)) if isinstance(value, list) else float(value)
+        (measurements if key in measurements else style)[key] = drawn
+    return replace(spec, measurements=measurements, style=style)
+
+
+def _upright_spec(
+    category_id: int, rng: np.random.Generator, sleeve_angle: float | None, clearance: tuple[float, float]
+) -> GarmentSpec:
+    """A garment that hangs or is worn: sleeves down (or at ``sleeve_angle``) to within ``clearance`` degrees of
+    the body side, never folded, legs close."""
+    spec = realistic_spec(category_id, rng)
     style = dict(spec.style)
     if "sleeve_angle_deg" in style:
-        style["sleeve_angle_deg"] = float(sleeve_angle if sleeve_angle is not None else rng.uniform(62, 80))
+        if sleeve_angle is None:  # long sleeves hang down; short ones are too stiff and short to, they stand out
+            long = DF2.category(category_id).name.startswith("long")
+            sleeve_angle = float(rng.uniform(70, 88) if long else rng.uniform(35, 62))
+        style["sleeve_angle_deg"] = float(sleeve_angle)
+        style["sleeve_clearance_deg"] = float(rng.uniform(*clearance))
         style["sleeve_fold_probability"] = 0.0
         if "sleeve_bend_deg" in style:
             style["sleeve_bend_deg"] = float(rng.uniform(-8, 8))
@@ -100,7 +148,7 @@ def _camera(
     azimuth = rng.uniform(0, 360)
     roll = rng.normal(0, params["roll_deg_sd"] * 0.6)
     focal = size * rng.uniform(*params["focal_frames"])
-    zoom = not must_see and rng.random() < params["zoom_probability"]
+    zoom = not must_see and rng.random() < own["zoom_probability"]
     fill = rng.uniform(*params["zoom_fill" if zoom else "fill"]) if zoom else rng.uniform(*own["fill"])
     target = (extent[:2] + extent[2:]) / 2 + rng.normal(0, 0.03, 2) * (extent[2:] - extent[:2])
     px_per_cm = size * fill / np.max(extent[2:] - extent[:2])
@@ -114,7 +162,9 @@ def _camera(
 
 
 def _placed(g: LaidGarment, homography: np.ndarray, rng: np.random.Generator, mode: str, light: float) -> PlacedGarment:
-    look, extras = sample_fabric(rng, _family(g.spec.category_id))
+    name = DF2.category(g.spec.category_id).name
+    prior = looks()["realistic"]["categories"][name]
+    look, extras = sample_fabric(rng, name)
     box = np.concatenate([g.shape.silhouette.min(axis=0), g.shape.silhouette.max(axis=0)])
     garment_light = light - np.deg2rad(g.warp.rotation_deg)
     relief = sample_relief(rng, box, mode, garment_light, extras.relief)
@@ -133,9 +183,9 @@ def _placed(g: LaidGarment, homography: np.ndarray, rng: np.random.Generator, mo
         [(project(homography, g.warp.apply(p.outline)), p.landmarks, p.name) for p in g.shape.parts],
         inner,
         g.warp,
-        garment_strokes(g.shape, rng),
+        garment_strokes(g.shape, rng) + _bands(g.shape, rng),
         look,
-        sample_print(g.shape, rng),
+        sample_print(g.shape, rng, prior["chest_print"], prior["logo"]),
         any(fold != "flat" for fold in g.shape.folds.values()),
         extras,
         relief,
@@ -237,7 +287,7 @@ def _worn_scene(config: object, rng: np.random.Generator) -> tuple[list[tuple[Ga
     outfit = _outfit(config, rng)
     pose_out = rng.random() < 0.3
     sleeve_angle = float(rng.uniform(12, 40)) if pose_out else None
-    specs = [_upright_spec(c, rng, sleeve_angle) for c in outfit]
+    specs = [_upright_spec(c, rng, sleeve_angle, own["worn_sleeve_clearance_deg"]) for c in outfit]
     shapes = [build_shape(s, rng) for s in specs]
     upper = [i for i, c in enumerate(outfit) if c not in BOTTOMS]
     lower = [i for i, c in enumerate(outfit) if c in BOTTOMS]
@@ -304,7 +354,10 @@ def generate_realistic(config: object, index: int, rng: np.random.Generator) -> 
         count = 1 + int(rng.choice(len(weights), p=weights / weights.sum()))
         categories = [int(c) for c in rng.choice(config.categories, size=count)]  # type: ignore[attr-defined]
         laid = arrange(
-            [lay_garment(c, rng, own["flat_deformation_strength"]) for c in categories],
+            [
+                lay_garment(c, rng, own["flat_deformation_strength"], realistic_spec(c, rng), own["flat_turn"])
+                for c in categories
+            ],
             rng,
             float(rng.uniform(*own["overlap_max"])),
         )
@@ -322,7 +375,7 @@ def generate_realistic(config: object, index: int, rng: np.random.Generator) -> 
         tilt_max = min(config.tilt_max_deg, own["flat_tilt_max_deg"])  # type: ignore[attr-defined]
     elif mode == "hung":
         category = int(rng.choice(config.categories))  # type: ignore[attr-defined]
-        spec = _upright_spec(category, rng, None)
+        spec = _upright_spec(category, rng, None, own["hung_sleeve_clearance_deg"])
         shape = build_shape(spec, rng)
         warp = random_warp(shape.silhouette, rng, rng.uniform(*own["hung_deformation_strength"]))
         warp = warp.placed(float(rng.normal(0, 1.5)), np.zeros(2))
@@ -387,6 +440,9 @@ def generate_realistic(config: object, index: int, rng: np.random.Generator) -> 
                 _fill(image, outline, hanger.colour, 0.4 * local, 1.0, rng)
         for garment in placed:
             px_per_cm = _shadow(image, garment, homography, rng, light, mode)
+            if mode == "flat":  # where the cloth touches the surface: a thin dark rim
+                outlines = [outline for outline, _, _ in garment.parts_px]
+                cast_shadow(image, outlines, np.zeros(2), rng.uniform(0.2, 0.5) * px_per_cm, rng.uniform(0.2, 0.4))
             draw_garment(image, homography, garment, px_per_cm, rng)
         if hanger is not None:
             for outline_cm in hanger.front:

@@ -179,6 +179,8 @@ def draw_garment(
         if role in masks:
             colour = look.trim * tone if look.base.mean() > 90 else np.minimum(look.trim * 1.8 + 40, 255)
             layer = layer + (colour - layer) * _below(masks[role], above)[..., None]
+    if "seam" in masks:  # a sewn seam (realistic look): a fine shadowed line in the fabric itself
+        layer = layer * (1 - 0.3 * _below(masks["seam"], above))[..., None]
     if garment.relief is not None:
         shade = relief_shading(coords, garment.relief)
     else:

@@ -51,10 +51,11 @@ def _wood(rng: np.random.Generator) -> tuple[np.ndarray, float]:
     tone = 1 + rng.normal(0, 0.07, rows + 1).astype(np.float32)
     offsets = rng.uniform(0, ROOM_PX, rows + 1).astype(np.float32)
     pieces = int(rng.choice([1, 1, 2, 4]))
-    warp = smooth_noise(ROOM_PX, rng, 6) * 6 + smooth_noise(ROOM_PX, rng, 18) * 1.5
-    lines = float(rng.uniform(8, 24))
-    grain = 0.5 + 0.5 * np.sin((y * 2 * np.pi / plank_px) * lines / 4 + warp + row * 1.7)
-    grain = grain**3 * 0.6 + 0.4 * (0.5 + 0.15 * _fibres(rng, 0.6, 12.0))
+    lines = float(rng.uniform(1.5, 4.0))  # growth rings across a plank
+    wobble = smooth_noise(ROOM_PX, rng, 6) * 1.8 + smooth_noise(ROOM_PX, rng, 18) * 0.4
+    phase = rng.uniform(0, 2 * np.pi, rows + 1).astype(np.float32)
+    rings = 0.5 + 0.5 * np.sin((y % plank_px) / plank_px * 2 * np.pi * lines + wobble + phase[row])
+    grain = 0.5 * rings**4 + 0.5 * np.clip(0.5 + 0.25 * _fibres(rng, 0.7, 30.0), 0, 1)
     contrast = float(rng.uniform(0.12, 0.3))
     shade = tone[row] * (1 - contrast * grain)
     gap = (y % plank_px) < 1.2
@@ -187,8 +188,6 @@ def _fold_shading(
         relief.bends,
         relief.light,
         relief.strength,
-        0.0,
-        None,
     )
     shade = relief_shading(coords, relief, stride=1)
     return cv2.resize(shade, (cells * step, cells * step), interpolation=cv2.INTER_LINEAR)[:size, :size]

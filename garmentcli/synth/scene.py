@@ -48,7 +48,7 @@ class SynthConfig:
     generator's flat-lays on plain tables, kept as it was)."""
     worn_fraction: float = 0.25
     """Realistic look: share of images with the garments worn on a figure."""
-    hung_fraction: float = 0.15
+    hung_fraction: float = 0.25
     """Realistic look: share of images with a garment hung on a hanger or hook."""
 
     def __post_init__(self) -> None:
