@@ -350,7 +350,7 @@ def generate_realistic(config: object, index: int, rng: np.random.Generator) -> 
     markers: list[tuple[str, int, np.ndarray]] = []
     figure, hanger = None, None
     if mode == "flat":
-        weights = np.asarray(params["garment_count_weights"][: config.max_garments], np.float64)  # type: ignore[attr-defined]
+        weights = np.asarray(own["garment_count_weights"][: config.max_garments], np.float64)  # type: ignore[attr-defined]
         count = 1 + int(rng.choice(len(weights), p=weights / weights.sum()))
         categories = [int(c) for c in rng.choice(config.categories, size=count)]  # type: ignore[attr-defined]
         laid = arrange(

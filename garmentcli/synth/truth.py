@@ -64,11 +64,31 @@ def _union_area(outlines: list[np.ndarray], size: int | None = None) -> int:
     return int(mask.sum())
 
 
+def _bridged(outer: np.ndarray, holes: list[np.ndarray]) -> np.ndarray:
+    """One polygon for a region with holes: each hole is joined to the outline by a zero-width cut at their
+    closest points (COCO polygons cannot hold holes; filled by pycocotools or OpenCV, the holes stay empty)."""
+    ring = outer
+    for hole in holes:
+        gaps = np.linalg.norm(ring[:, None, :] - hole[None, :, :], axis=2)
+        i, j = np.unravel_index(int(np.argmin(gaps)), gaps.shape)
+        loop = np.concatenate([hole[j:], hole[: j + 1]])
+        ring = np.concatenate([ring[: i + 1], loop, ring[i:]])
+    return ring
+
+
 def _segmentation(label: np.ndarray, value: int) -> tuple[list[list[float]], int]:
+    """Polygons of the pixels labelled ``value``; background enclosed by the garment (a gap between a sleeve and
+    the body) is cut out of them."""
     visible = (label == value).astype(np.uint8)
-    contours, _ = cv2.findContours(visible, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    simplified = [cv2.approxPolyDP(c, 0.7, True) for c in contours]
-    polygons = [c.reshape(-1).astype(float).tolist() for c in simplified if len(c) >= 3]
+    contours, hierarchy = cv2.findContours(visible, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+    simplified = [cv2.approxPolyDP(c, 0.7, True).reshape(-1, 2) for c in contours]
+    parents = [int(p) for p in hierarchy[0][:, 3]] if contours else []
+    polygons = []
+    for k, outer in enumerate(simplified):
+        if parents[k] >= 0 or len(outer) < 3:  # a hole, or a sliver
+            continue
+        holes = [h for h, parent in zip(simplified, parents, strict=True) if parent == k and len(h) >= 3]
+        polygons.append(_bridged(outer, holes).reshape(-1).astype(float).tolist())
     return polygons, int(visible.sum())
 
 
