@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import math
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -15,10 +16,13 @@ from typer.testing import CliRunner
 
 from garmentcli.cli import measure as measure_cli
 from garmentcli.cli.app import app
+from garmentcli.io.digest import file_sha256
 from garmentcli.io.formats import write_annotations
 from garmentcli.io.jsonl import image_to_json
 from garmentcli.measure.board import BoardLayout
 from garmentcli.measure.markers import detect_markers
+from garmentcli.models.codec import DecodeOptions
+from garmentcli.models.registry import resolve_model
 from garmentcli.schema.layout import DF2
 from garmentcli.schema.records import AnnotationSet, Garment, ImageRecord
 
@@ -180,6 +184,11 @@ def test_image_folder_runs_the_detector_first(scene, monkeypatch):
     by_size = {0: aset.images[0].garments}
 
     class FakeDetector:
+        """The default model's settings (what the output records), the skirt's true landmarks as detections."""
+
+        def __init__(self, refine, flip):
+            self.model, self.options, self.refine, self.flip = resolve_model("default"), DecodeOptions(), refine, flip
+
         def predict_sources_with_images(self, sources, ids=None, on_error=None):
             from garmentcli.io.images import read_image
             from garmentcli.schema.records import ImageRecord
@@ -192,7 +201,7 @@ def test_image_folder_runs_the_detector_first(scene, monkeypatch):
 
     def make_detector(model, refine, flip):
         asked.append((model, refine, flip))
-        return FakeDetector()
+        return FakeDetector(refine, flip)
 
     monkeypatch.setattr(measure_cli, "make_detector", make_detector)
     (root / "photos" / OBLIQUE).unlink()
@@ -201,8 +210,37 @@ def test_image_folder_runs_the_detector_first(scene, monkeypatch):
     assert result.exit_code == 0, result.output
     (row,) = _rows(result.stdout)
     assert row["image"] == FLAT and float(row["hip_cm"]) == pytest.approx(34.0, abs=0.1)
-    assert CliRunner().invoke(app, [*args, "--no-refine", "--no-flip"]).exit_code == 0
+    out = root / "sizes.json"
+    assert CliRunner().invoke(app, [*args[:-1], str(out), "--no-refine", "--no-flip"]).exit_code == 0
     assert asked == [("default", True, True), ("default", False, False)]  # accuracy first unless told otherwise
+    detection = json.loads((root / ".sizes.json.run.json").read_text())["settings"]["detection"]
+    assert detection["model"] == "default" and (detection["refine"], detection["flip"]) == (False, False)
+    assert detection["model_sha256"] == file_sha256(resolve_model("default").onnx)
+    assert detection["score_thr"] == DecodeOptions().score_thr
+
+
+def test_the_output_records_the_settings_that_shaped_it(scene, tmp_path):
+    root, _ = scene
+    definitions = tmp_path / "mine.yaml"
+    definitions.write_text((Path(measure_cli.__file__).parents[1] / "measure" / "definitions.yaml").read_text())
+    out = root / "sizes.csv"
+    args = ["measure", str(root / "gt.json"), "--images", str(root / "photos"), "--board", str(root / "board.json")]
+    assert CliRunner().invoke(app, [*args, "--min-confidence", "0.4", "-o", str(out)]).exit_code == 0
+    run = json.loads((root / ".sizes.csv.run.json").read_text())
+    assert run["settings"] == {
+        "px_per_cm": None,
+        "dpi": None,
+        "marker": None,
+        "board_sha256": file_sha256(root / "board.json"),
+        "max_tilt": 8.0,
+        "definitions_sha256": None,
+        "min_confidence": 0.4,
+    }
+    rerun = [*args, "--definitions", str(definitions), "--px-per-cm", "6", "-o", str(out)]
+    assert CliRunner().invoke(app, rerun).exit_code == 0
+    settings = json.loads((root / ".sizes.csv.run.json").read_text())["settings"]
+    assert settings["definitions_sha256"] == file_sha256(definitions) and settings["px_per_cm"] == 6
+    assert "detection" not in settings  # annotations in: no detector ran
 
 
 def test_board_command_writes_a_detectable_true_size_board(tmp_path):

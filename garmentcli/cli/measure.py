@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Annotated
 
+import orjson
 import typer
 from rich.progress import Progress, TaskID
 
@@ -14,6 +15,7 @@ from garmentcli.cli import common
 from garmentcli.errors import InputError
 from garmentcli.io.atomic import atomic_write
 from garmentcli.io.df2 import IMAGE_DIR
+from garmentcli.io.digest import file_sha256
 from garmentcli.io.formats import guess_read_format
 from garmentcli.io.images import IMAGE_SUFFIXES
 from garmentcli.io.sources import expand_sources
@@ -32,6 +34,7 @@ from garmentcli.measure.definitions import load_definitions
 from garmentcli.measure.runner import MIN_CONFIDENCE, GarmentMeasurements
 from garmentcli.measure.table import CsvRows, JsonRows
 from garmentcli.models.registry import DEFAULT_MODEL
+from garmentcli.runtime.output import detection_settings, run_file_path, run_record
 
 
 def make_detector(model: str, refine: bool, flip: bool) -> Detector:
@@ -122,6 +125,15 @@ def measure(
         raise InputError(f"{output}: measure writes .csv or .json (or - for stdout), not '{output.suffix}'")
     calibrator = make_calibrator(px_per_cm, dpi, marker, board, max_tilt)
     chosen = load_definitions(definitions)
+    settings = {
+        "px_per_cm": px_per_cm,
+        "dpi": dpi,
+        "marker": marker,
+        "board_sha256": None if board is None else file_sha256(board),
+        "max_tilt": max_tilt,
+        "definitions_sha256": None if definitions is None else file_sha256(definitions),
+        "min_confidence": min_confidence,
+    }
     failures = common.FailureLog(input=input_path)
     items: Iterable[ImageItem]
     total: int | None = None
@@ -130,7 +142,9 @@ def measure(
         items = stream_items(read_lines(sys.stdin), images, failures.add)
     elif _is_image_input(input_path):
         sources = expand_sources([input_path])
-        items, total = detected_items(sources, make_detector(model, refine, flip), failures.add), len(sources)
+        detector = make_detector(model, refine, flip)
+        items, total = detected_items(sources, detector, failures.add), len(sources)
+        settings["detection"] = detection_settings(detector)
         detected = True
     elif Path(input_path).exists():
         given = Path(input_path)
@@ -151,6 +165,9 @@ def measure(
         failures.recording(failures_file),
         common.make_progress() as progress,
     ):
+        if str(output) != "-":
+            with atomic_write(run_file_path(output), "wb") as handle:
+                handle.write(orjson.dumps(run_record(settings), option=orjson.OPT_INDENT_2) + b"\n")
         task = progress.add_task("measuring", total=total)
         rows = measure_items(
             _counted(items, progress, task), calibrator, chosen, failures.add, common.warn, min_confidence

@@ -7,7 +7,6 @@ checkpoint (``.pt``) is accepted too, for the torch backend.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from pathlib import Path
 import orjson
 
 from garmentcli.errors import GarmentError, InputError
+from garmentcli.io.digest import file_sha256
 from garmentcli.models.card import METADATA_KEY, ModelCard
 from garmentcli.models.config import ModelConfig
 
@@ -103,13 +103,7 @@ def load_model_files(path: Path, origin: str = "path") -> ModelFiles:
 def model_sha256(files: ModelFiles) -> str:
     """SHA-256 of the model's file (the ONNX graph, else the checkpoint): outputs record it with the name."""
     path = files.onnx or files.checkpoint
-    if path is None:
-        return ""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return "" if path is None else file_sha256(path)
 
 
 def resolve_model(spec: str | Path = DEFAULT_MODEL) -> ModelFiles:
