@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from garmentcli.synth.texture import Look, _bgr, _tile, looks, pick
+from garmentcli.synth.texture import Look, _bgr, _tile, contrasting, looks, pick
 
 FABRIC_PX = 128
 """Side of a realistic fabric tile."""
@@ -62,10 +62,7 @@ def garment_colour(rng: np.random.Generator, neutral: float | None = None) -> np
 
 def contrast_colour(colour: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A second colour that stands out from ``colour`` (stripes, prints, colour blocks)."""
-    other = garment_colour(rng, 0.5)
-    if np.abs(other - colour).sum() < 120:
-        other = np.where(colour.mean() > 127, colour * 0.3, 255 - (255 - colour) * 0.25)
-    return other.astype(np.float32)
+    return contrasting(colour, garment_colour(rng, 0.5), dark=0.3, light=0.25)
 
 
 def _wrap_draw(canvas: np.ndarray, draw: object, centre: np.ndarray) -> None:

@@ -8,13 +8,15 @@ area-averaging down, so its true corners are where a sub-pixel detector finds th
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import cv2
 import numpy as np
 
 from garmentcli.measure.board import MarkerSpec, aruco_dictionary
 from garmentcli.synth.camera import project
 
-__all__ = ["SUPERSAMPLE", "MarkerSpec", "draw_marker", "marker_bitmap", "quiet_corners"]
+__all__ = ["SUPERSAMPLE", "MarkerSpec", "draw_marker", "draw_markers", "marker_bitmap", "quiet_corners"]
 """``MarkerSpec`` is :class:`garmentcli.measure.board.MarkerSpec`, the one marker spelling of the tool."""
 
 SUPERSAMPLE = 4
@@ -70,3 +72,27 @@ def draw_marker(
         roi *= 1 - alpha
         roi += ink * alpha + ((paper - ink) / 255.0) * value[..., None]
     return project(homography, corners_cm)
+
+
+def draw_markers(
+    image: np.ndarray,
+    homography: np.ndarray,
+    markers: Sequence[tuple[str, int, np.ndarray]],
+    quiet_cells: int,
+) -> list[dict[str, object]]:
+    """Paint each ``(dictionary, id, corners_cm)`` marker (:func:`draw_marker`); returns the ground truth of
+    each, as the annotations' ``synth.markers`` hold it."""
+    truth: list[dict[str, object]] = []
+    for dictionary, marker_id, corners_cm in markers:
+        corners_px = draw_marker(image, homography, corners_cm, dictionary, marker_id, quiet_cells)
+        side = float(np.mean(np.hypot(*np.diff(np.vstack([corners_cm, corners_cm[:1]]), axis=0).T)))
+        truth.append(
+            {
+                "dictionary": dictionary,
+                "id": int(marker_id),
+                "size_cm": round(side, 4),
+                "corners_px": np.round(corners_px, 4).tolist(),
+                "corners_cm": np.round(corners_cm, 4).tolist(),
+            }
+        )
+    return truth

@@ -35,7 +35,7 @@ from garmentcli.synth.figure import BodyPart, Figure, build_figure
 from garmentcli.synth.geometry import GarmentShape, Part, build_shape
 from garmentcli.synth.hang import sample_hanger
 from garmentcli.synth.layout import LaidGarment, arrange, fit_board, lay_garment, place_marker, union_box
-from garmentcli.synth.markers import draw_marker, quiet_corners
+from garmentcli.synth.markers import draw_markers, quiet_corners
 from garmentcli.synth.phone import phone_photo
 from garmentcli.synth.presets import scene_params
 from garmentcli.synth.prints import sample_print
@@ -449,19 +449,7 @@ def generate_realistic(config: object, index: int, rng: np.random.Generator) -> 
                 outline = project(homography, laid[0].warp.apply(outline_cm))
                 _fill(image, outline, hanger.colour * 0.9, 0.4 * local, 1.0, rng)
                 covers.append((len(placed), outline))
-    marker_truth = []
-    for dictionary, marker_id, corners_cm in markers:
-        corners_px = draw_marker(image, homography, corners_cm, dictionary, marker_id, quiet)
-        side = float(np.mean(np.hypot(*np.diff(np.vstack([corners_cm, corners_cm[:1]]), axis=0).T)))
-        marker_truth.append(
-            {
-                "dictionary": dictionary,
-                "id": int(marker_id),
-                "size_cm": round(side, 4),
-                "corners_px": np.round(corners_px, 4).tolist(),
-                "corners_cm": np.round(corners_cm, 4).tolist(),
-            }
-        )
+    marker_truth = draw_markers(image, homography, markers, quiet)
     effects = config.photo_effects  # type: ignore[attr-defined]
     if effects and mode == "flat" and rng.random() < own["outside_shadow_probability"]:
         _outside_shadow(image, rng)

@@ -18,7 +18,7 @@ from garmentcli.schema.records import ImageRecord
 from garmentcli.synth.camera import look_at, project, scale_at
 from garmentcli.synth.details import garment_strokes
 from garmentcli.synth.layout import arrange, fit_board, lay_garment, place_marker, union_box
-from garmentcli.synth.markers import MarkerSpec, draw_marker, quiet_corners
+from garmentcli.synth.markers import MarkerSpec, draw_markers, quiet_corners
 from garmentcli.synth.presets import scene_params
 from garmentcli.synth.prints import sample_decal
 from garmentcli.synth.render import PlacedGarment, Window, cast_shadow, draw_garment, finish_photo, polygon_alpha
@@ -248,19 +248,7 @@ def generate(config: SynthConfig, index: int) -> Sample:
             rng.uniform(*params["shadow_strength"]),
         )
         draw_garment(image, homography, garment, local_scale, rng)
-    marker_truth = []
-    for dictionary, marker_id, corners_cm in markers:
-        corners_px = draw_marker(image, homography, corners_cm, dictionary, marker_id, quiet)
-        side = float(np.mean(np.hypot(*np.diff(np.vstack([corners_cm, corners_cm[:1]]), axis=0).T)))
-        marker_truth.append(
-            {
-                "dictionary": dictionary,
-                "id": int(marker_id),
-                "size_cm": round(side, 4),
-                "corners_px": np.round(corners_px, 4).tolist(),
-                "corners_cm": np.round(corners_cm, 4).tolist(),
-            }
-        )
+    marker_truth = draw_markers(image, homography, markers, quiet)
     if config.photo_effects and rng.random() < params["outside_shadow_probability"]:
         _outside_shadow(image, rng)
     occluders = [project(homography, s) for s in squares_cm]

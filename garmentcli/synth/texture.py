@@ -68,11 +68,12 @@ def random_colour(rng: np.random.Generator, neutral_probability: float | None = 
     return np.clip(base + rng.normal(0, 8, 3), 0, 255).astype(np.float32)
 
 
-def _contrast(colour: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A second colour that stands out from ``colour`` (for stripes, checks and prints)."""
-    other = random_colour(rng, 0.5)
+def contrasting(colour: np.ndarray, other: np.ndarray, dark: float = 0.35, light: float = 0.3) -> np.ndarray:
+    """``other`` as a second colour beside ``colour`` (stripes, checks, prints); when the two are too alike,
+    a shade of ``colour`` instead: ``dark`` times it for a light colour, ``light`` of the way from white for a dark
+    one."""
     if np.abs(other - colour).sum() < 120:
-        other = np.where(colour.mean() > 127, colour * 0.35, 255 - (255 - colour) * 0.3)
+        other = np.where(colour.mean() > 127, colour * dark, 255 - (255 - colour) * light)
     return other.astype(np.float32)
 
 
@@ -147,7 +148,7 @@ def sample_look(rng: np.random.Generator, bottoms: bool) -> Look:
         base = _bgr(palette[int(rng.integers(len(palette)))]) + rng.normal(0, 6, 3).astype(np.float32)
     else:
         base = random_colour(rng)
-    second = _contrast(base, rng)
+    second = contrasting(base, random_colour(rng, 0.5))
     tile_cm = {
         "stripes": rng.uniform(0.6, 5.0),
         "checks": rng.uniform(1.0, 8.0),
