@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from garmentcli.cli import common
+from garmentcli.cli.engine import LOCAL, EngineOption, RayActorsOption, RayAddressOption, on_ray
 from garmentcli.io.df2 import image_ids_from_names
 from garmentcli.io.images import read_image, write_image
 from garmentcli.io.sources import ImageSource, expand_sources
@@ -61,21 +62,33 @@ def detect(
         bool, typer.Option("--resume", help="Skip images already in OUTPUT (after an interrupted run).")
     ] = False,
     failures_file: Annotated[Path | None, typer.Option("--failures", help=common.FAILURES_HELP)] = None,
+    engine: EngineOption = LOCAL,
+    ray_address: RayAddressOption = None,
+    ray_actors: RayActorsOption = None,
 ) -> None:
     """Detect garments and their DeepFashion2 landmarks in images.
 
     Results stream to disk as they come; an interrupted run keeps what it finished and --resume
-    continues it. Unreadable images are reported and skipped (exit code 2).
+    continues it. Unreadable images are reported and skipped (exit code 2). --engine ray runs it on a
+    Ray cluster with the same output (docs/scale.md).
 
     Example: garmentkp detect photos/ -o pred.json --viz overlays/
     """
-    found = expand_sources(sources)
+    ray = on_ray(engine)
+    if ray:
+        from garmentcli.scale.listing import list_images
+        from garmentcli.scale.run import ClusterDetection
+
+        ClusterDetection.check(output, viz)
+        found = list_images(sources)
+    else:
+        found = expand_sources(sources)
     ids = image_ids_from_names([s.name for s in found])
     decode = DecodeOptions.plain if plain else DecodeOptions
     predictor = Predictor(
         model,
         backend.value,
-        device.value,
+        "cpu" if ray else device.value,  # on Ray the driver's predictor only names the settings
         decode(score_thr=score_thr, max_dets=max_dets),
         batch_size,
         flip,
@@ -91,8 +104,12 @@ def detect(
         failures.recording(failures_file),
         DetectionSink(output, resume, run) as sink,
     ):
-        todo = {image_id: s for s, image_id in zip(found, ids, strict=True) if s.name not in sink.done}
-        if sink.done:
+        cluster = None
+        if ray:
+            cluster = ClusterDetection(output, resume, run, predictor, model, device.value, ray_address, ray_actors)
+        done = sink.done | cluster.done if cluster is not None else sink.done
+        todo = {image_id: s for s, image_id in zip(found, ids, strict=True) if s.name not in done}
+        if done:
             common.info(f"resuming: {len(found) - len(todo)} of {len(found)} images already done")
             if sink.recorded is None:
                 common.warn(
@@ -101,10 +118,14 @@ def detect(
                 )
         with common.make_progress() as progress:
             task = progress.add_task("detect", total=len(todo))
-            records = predictor.predict_sources(
-                list(todo.values()),
-                list(todo),
-                on_error=lambda source, exc: failures.add(failure_message(source, exc), source.path),
+
+            def report(source: ImageSource, exc: Exception) -> None:
+                failures.add(failure_message(source, exc), source.path)
+
+            records = (
+                cluster.records(list(todo.values()), list(todo), report, sink.done)
+                if cluster is not None
+                else predictor.predict_sources(list(todo.values()), list(todo), on_error=report)
             )
             try:
                 for record in records:
@@ -119,11 +140,14 @@ def detect(
                 done = len(found) - len(todo) + images
                 raise common.interrupted(done, len(found), "images", output, resumable=output != "-") from None
         sink.finish()
+        if cluster is not None:
+            cluster.finish()
     elapsed = time.perf_counter() - start
     common.info(
         f"{images} images, {garments} garments, {len(failures)} failures, "
-        f"{images / max(elapsed, 1e-9):.1f} images/s ({predictor.backend.name}, {device.value})"
+        f"{images / max(elapsed, 1e-9):.1f} images/s ({predictor.backend.name}, {device.value}{', Ray' if ray else ''})"
     )
-    stages = ", ".join(f"{stage} {ms:.1f}" for stage, ms in predictor.timer.per_image_ms().items())
-    common.info(f"ms per image: {stages} (decode and preprocess run in threads, overlapping inference)")
+    if not ray:
+        stages = ", ".join(f"{stage} {ms:.1f}" for stage, ms in predictor.timer.per_image_ms().items())
+        common.info(f"ms per image: {stages} (decode and preprocess run in threads, overlapping inference)")
     raise typer.Exit(failures.exit_code)

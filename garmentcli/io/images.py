@@ -9,8 +9,10 @@ is refused before any memory is spent on it.
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
+from typing import BinaryIO
 
 import cv2
 import numpy as np
@@ -41,19 +43,21 @@ def pixel_limit() -> int:
     return int(override)
 
 
-def image_size(path: Path) -> tuple[int, int]:
-    """``(width, height)`` from the file header, without decoding the pixels.
+def image_size(path: Path | BinaryIO, where: str | Path | None = None) -> tuple[int, int]:
+    """``(width, height)`` from the file header, without decoding the pixels; ``path`` may be an open binary
+    file (then messages name ``where``).
 
     Pillow's own decompression-bomb limit is off (see :data:`Image.MAX_IMAGE_PIXELS` below): the tool's
     limit (:func:`pixel_limit`, which the user may raise) is checked by :func:`read_image` on this size.
     """
+    where = path if where is None else where
     try:
         with Image.open(path) as probe:
             return probe.size
     except UnidentifiedImageError as exc:
-        raise ImageReadError(f"{path}: not a readable image ({type(exc).__name__})") from exc
+        raise ImageReadError(f"{where}: not a readable image ({type(exc).__name__})") from exc
     except OSError as exc:
-        raise ImageReadError(f"{path}: {exc.strerror or exc}") from exc
+        raise ImageReadError(f"{where}: {exc.strerror or exc}") from exc
 
 
 def to_bgr8(image: np.ndarray) -> np.ndarray:
@@ -69,27 +73,36 @@ def to_bgr8(image: np.ndarray) -> np.ndarray:
     return image
 
 
-def read_image(path: str | Path, max_pixels: int | None = None) -> np.ndarray:
-    """Read ``path`` as an upright 8-bit BGR array; raise :class:`ImageReadError` naming the file.
+def read_image(path: str | Path, max_pixels: int | None = None, where: str | Path | None = None) -> np.ndarray:
+    """Read ``path`` as an upright 8-bit BGR array; raise :class:`ImageReadError` naming the file (as ``where``
+    when given: a worker reading the absolute path names the file as the user gave it).
 
     Images of more than ``max_pixels`` (default :func:`pixel_limit`) are refused before decoding.
     """
     path = Path(path)
-    limit = max_pixels if max_pixels is not None else pixel_limit()
+    where = path if where is None else where
     try:
         data = np.fromfile(path, dtype=np.uint8)
     except OSError as exc:
-        raise ImageReadError(f"{path}: {exc.strerror or exc}") from exc
-    if data.size == 0:
-        raise ImageReadError(f"{path}: empty file")
-    width, height = image_size(path)
+        raise ImageReadError(f"{where}: {exc.strerror or exc}") from exc
+    return decode_image(data, where, max_pixels)
+
+
+def decode_image(data: bytes | np.ndarray, where: str | Path, max_pixels: int | None = None) -> np.ndarray:
+    """:func:`read_image` for a file's bytes already read (from an object store, say): the same checks and
+    the same one-line errors, naming ``where``."""
+    limit = max_pixels if max_pixels is not None else pixel_limit()
+    buffer = np.frombuffer(data, dtype=np.uint8) if isinstance(data, bytes) else data
+    if buffer.size == 0:
+        raise ImageReadError(f"{where}: empty file")
+    width, height = image_size(io.BytesIO(buffer), where)
     if width * height > limit:
         raise ImageReadError(
-            f"{path}: {width}x{height} exceeds the {limit:,}-pixel limit (raise it with GARMENTKP_MAX_PIXELS)"
+            f"{where}: {width}x{height} exceeds the {limit:,}-pixel limit (raise it with GARMENTKP_MAX_PIXELS)"
         )
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH)
+    image = cv2.imdecode(buffer, cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH)
     if image is None:
-        raise ImageReadError(f"{path}: could not decode the image (corrupt or unsupported)")
+        raise ImageReadError(f"{where}: could not decode the image (corrupt or unsupported)")
     return to_bgr8(image)
 
 

@@ -87,6 +87,21 @@ def settings_difference(recorded: dict[str, Any], wanted: dict[str, Any]) -> lis
     ]
 
 
+def check_resumed_settings(output: str | Path, recorded: dict[str, Any] | None, run: dict[str, Any] | None) -> None:
+    """Refuse (:class:`InputError`, one line naming the differences) to resume ``output``, whose run recorded
+    ``recorded``, with the settings of ``run``; nothing to check when either records none."""
+    before = (recorded or {}).get("settings")
+    wanted = (run or {}).get("settings")
+    if not before or not wanted:
+        return
+    differences = settings_difference(before, wanted)
+    if differences:
+        raise InputError(
+            f"{output}: --resume with other settings than the output was made with "
+            f"({'; '.join(differences)}): resume with the same options, or write to a new output"
+        )
+
+
 class DetectionSink:
     """Streams :class:`ImageRecord` s towards ``output``; use as a context manager, then :meth:`finish`.
 
@@ -136,16 +151,7 @@ class DetectionSink:
         return read_done_names(self.stream)
 
     def _check(self, run: dict[str, Any] | None) -> None:
-        recorded = (self.recorded or {}).get("settings")
-        wanted = (run or {}).get("settings")
-        if not recorded or not wanted:
-            return
-        differences = settings_difference(recorded, wanted)
-        if differences:
-            raise InputError(
-                f"{self.output}: --resume with other settings than the output was made with "
-                f"({'; '.join(differences)}): resume with the same options, or write to a new output"
-            )
+        check_resumed_settings(self.output, self.recorded, run)
 
     def append(self, record: ImageRecord) -> None:
         self._appender.append(with_run(record, self._run))

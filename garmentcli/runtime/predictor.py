@@ -269,8 +269,10 @@ def adopt_match(garment: Garment, candidates: list[Garment]) -> Garment:
     return dataclasses.replace(garment, bbox=same[best].bbox, landmarks=same[best].landmarks)
 
 
-def failure_message(source: ImageSource, exc: Exception) -> str:
+def failure_message(source: ImageSource | str, exc: Exception) -> str:
     """The one line reporting an image that could not be processed: the error's own message when it names
-    the file, else the file, the error's kind and its message."""
+    the file, else the file, the error's kind and its message. ``source`` may also be the file as the
+    message should name it (a URI, say)."""
+    where = str(source.path if isinstance(source, ImageSource) else source)
     text = str(exc)
-    return text if str(source.path) in text else f"{source.path}: {type(exc).__name__}: {text}"
+    return text if where in text else f"{where}: {type(exc).__name__}: {text}"

@@ -1,0 +1,248 @@
+"""The Ray Data pipeline behind ``--engine ray``: read and decode in tasks, detect in an actor pool.
+
+``images -> read_block (Ray tasks, no CPU reserved: decoding is a tenth of the work) ->
+DetectWorker (an actor pool of --ray-actors, each holding one Predictor: one onnxruntime session
+with one thread on one CPU, or one GPU) -> the driver``. Blocks reach the driver in input order
+(``preserve_order``) and only once each: a task whose worker dies is retried by Ray Data (actors
+are restarted, their calls retried), and a block's result is handed over only when it is complete.
+The actors build their :class:`~garmentcli.runtime.predictor.Predictor` from the same options as a
+local run and refuse to start when their garmentkp or model file differs from the driver's, so every
+node decodes alike. No scheduler of our own: Ray Data streams, backpressures and retries.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import orjson
+
+from garmentcli import __version__
+from garmentcli.errors import ImageReadError, InputError, MissingDependencyError
+from garmentcli.io.images import decode_image, read_image
+from garmentcli.io.jsonl import image_to_json
+from garmentcli.io.sources import ImageSource
+from garmentcli.models.codec import DecodeOptions
+from garmentcli.scale.listing import RemoteSource
+from garmentcli.schema.records import ImageRecord
+
+INSTALL = "--engine ray needs Ray, which is optional: pip install 'garmentkp[ray]' -c constraints.txt"
+
+MAX_BLOCK = 256
+"""At most this many images per block (and so per shard): a killed worker loses at most one block's work."""
+
+ACTOR_CPUS = 1
+"""CPUs (and onnxruntime threads) per actor: one single-threaded session per core (docs/scale.md says why)."""
+
+_NO_IMAGE = np.zeros((0, 0, 3), np.uint8)
+"""Stands in the image column for an image that could not be read (its row carries the failure)."""
+
+
+def require_ray() -> Any:
+    """Import ray and Ray Data, or say in one line how to install them."""
+    try:
+        import ray
+        import ray.data
+    except ImportError as exc:
+        raise MissingDependencyError(INSTALL) from exc
+    return ray
+
+
+@dataclass(frozen=True)
+class PredictorSpec:
+    """How every actor builds its :class:`~garmentcli.runtime.predictor.Predictor`: a local run's options."""
+
+    model: str
+    backend: str = "onnx"
+    device: str = "cpu"
+    options: DecodeOptions = field(default_factory=DecodeOptions)
+    batch_size: int = 8
+    flip: bool = False
+    refine: bool = False
+    version: str = __version__
+    model_sha256: str = ""
+    """The driver's model file's hash: an actor whose model differs refuses to start."""
+
+    @classmethod
+    def of(cls, predictor: Any, model: str, device: str) -> PredictorSpec:
+        """The spec of a predictor built on the driver from ``--model model``, for actors on ``device``."""
+        from garmentcli.models.registry import model_sha256
+
+        return cls(
+            model,
+            predictor.backend.name,
+            device,
+            predictor.options,
+            predictor.batch_size,
+            predictor.flip,
+            predictor.refine,
+            model_sha256=model_sha256(predictor.model),
+        )
+
+
+def read_block(batch: dict[str, np.ndarray], filesystems: Sequence[Any]) -> dict[str, Any]:
+    """Ray task: read and decode each image of a block; a failure is that row's one-line message."""
+    from garmentcli.runtime.predictor import failure_message
+
+    images, failures = [], []
+    for location, shown, index in zip(batch["location"], batch["shown"], batch["filesystem"], strict=True):
+        try:
+            if index < 0:
+                image = read_image(location, where=shown)
+            else:
+                image = decode_image(_object_bytes(filesystems[index], location, shown), shown)
+        except Exception as exc:  # every per-image failure is reported, never fatal
+            images.append(_NO_IMAGE)
+            failures.append(failure_message(str(shown), exc))
+        else:
+            images.append(image)
+            failures.append("")
+    return {**batch, "image": images, "failure": np.array(failures, dtype=object)}
+
+
+def _object_bytes(filesystem: Any, path: str, shown: str) -> bytes:
+    import pyarrow
+
+    try:
+        with filesystem.open_input_stream(path) as stream:
+            return stream.readall()
+    except (pyarrow.ArrowException, OSError) as exc:
+        raise ImageReadError(f"{shown}: cannot read it ({exc})") from None
+
+
+class DetectWorker:
+    """Ray actor: one :class:`~garmentcli.runtime.predictor.Predictor` detecting the decoded images of a block.
+
+    Each row becomes its JSON Lines line (the record a local run writes for it), or passes its
+    failure on.
+    """
+
+    def __init__(self, spec: PredictorSpec) -> None:
+        from garmentcli.models.registry import model_sha256
+        from garmentcli.runtime.predictor import Predictor
+
+        os.environ["GARMENTKP_THREADS"] = str(ACTOR_CPUS)  # the session's threads on the CPUs Ray gave this actor
+        if spec.version != __version__:
+            raise InputError(f"this Ray node runs garmentkp {__version__}, the driver {spec.version}: install one")
+        self.predictor = Predictor(
+            spec.model, spec.backend, spec.device, spec.options, spec.batch_size, spec.flip, 1, spec.refine
+        )
+        if model_sha256(self.predictor.model) != spec.model_sha256:
+            raise InputError(f"--model {spec.model}: this Ray node's file differs from the driver's: use one file")
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, Any]:
+        readable = [i for i, failure in enumerate(batch["failure"]) if not failure]
+        lines = [b""] * len(batch["failure"])
+        garments = np.zeros(len(lines), np.int64)
+        size = self.predictor.batch_size
+        for start in range(0, len(readable), size):
+            chunk = readable[start : start + size]
+            images = [batch["image"][i] for i in chunk]
+            for i, image, found in zip(chunk, images, self.predictor.predict(images), strict=True):
+                height, width = image.shape[:2]
+                record = ImageRecord(int(batch["id"][i]), str(batch["name"][i]), width, height, found)
+                lines[i] = orjson.dumps(image_to_json(record))
+                garments[i] = len(found)
+        return {
+            "position": batch["position"],
+            "failure": batch["failure"],
+            "line": np.array(lines, dtype=object),
+            "garments": garments,
+        }
+
+
+@dataclass
+class Block:
+    """One finished block on the driver: positions into the run's images, a line or a failure for each."""
+
+    positions: list[int]
+    lines: list[bytes]
+    failures: list[str]
+
+
+@contextlib.contextmanager
+def connected(address: str | None) -> Iterator[Any]:
+    """Connect to the Ray cluster at ``address`` (None: start one on this machine) for the body; disconnect after."""
+    ray = require_ray()
+    env = {k: v for k, v in os.environ.items() if k.startswith("GARMENTKP_") and k != "GARMENTKP_THREADS"}
+    try:
+        ray.init(
+            address=address or "local",
+            include_dashboard=False,
+            logging_level=logging.WARNING,
+            log_to_driver=False,
+            runtime_env={"env_vars": env} if env else None,
+        )
+    except (ConnectionError, ValueError, RuntimeError) as exc:
+        raise InputError(f"--ray-address {address}: no Ray cluster there ({str(exc).splitlines()[0]})") from None
+    logging.getLogger("ray.data").setLevel(logging.ERROR)
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False
+    context.print_on_execution_start = False
+    context.execution_options.preserve_order = True
+    try:
+        yield ray
+    finally:
+        ray.shutdown()
+
+
+def default_actors(ray: Any, device: str) -> int:
+    """One actor per CPU of the cluster (per GPU with ``--device cuda``)."""
+    return max(1, int(ray.cluster_resources().get("GPU" if device == "cuda" else "CPU", 1)))
+
+
+def detect_blocks(
+    ray: Any, sources: Sequence[ImageSource], ids: Sequence[int], spec: PredictorSpec, actors: int
+) -> Iterator[Block]:
+    """Run the pipeline over ``sources`` (with their image ``ids``) on the connected cluster, block by block."""
+    filesystems = list({id(s.filesystem): s.filesystem for s in sources if isinstance(s, RemoteSource)}.values())
+    index = {id(fs): i for i, fs in enumerate(filesystems)}
+    rows = [
+        {
+            "position": position,
+            "location": str(source.path if isinstance(source, RemoteSource) else source.path.absolute()),
+            "shown": source.uri if isinstance(source, RemoteSource) else str(source.path),
+            "filesystem": index[id(source.filesystem)] if isinstance(source, RemoteSource) else -1,
+            "id": image_id,
+            "name": source.name,
+        }
+        for position, (source, image_id) in enumerate(zip(sources, ids, strict=True))
+    ]
+    if not rows:
+        return
+    per_block = min(MAX_BLOCK, max(spec.batch_size, math.ceil(len(rows) / (8 * actors))))
+    gpu = spec.device == "cuda"
+    data = ray.data.from_items(rows, override_num_blocks=math.ceil(len(rows) / per_block))
+    data = data.map_batches(
+        read_block,
+        fn_kwargs={"filesystems": filesystems},
+        batch_size=per_block,
+        num_cpus=0,
+        compute=ray.data.TaskPoolStrategy(size=actors + 1),
+    )
+    data = data.map_batches(
+        DetectWorker,
+        fn_constructor_args=(spec,),
+        batch_size=per_block,
+        num_cpus=ACTOR_CPUS,
+        num_gpus=1 if gpu else None,
+        compute=ray.data.ActorPoolStrategy(size=actors),
+    )
+    try:
+        for batch in data.iter_batches(batch_size=None, batch_format="numpy"):
+            yield Block([int(p) for p in batch["position"]], list(batch["line"]), list(batch["failure"]))
+    except ray.exceptions.RayError as exc:
+        raise InputError(f"the Ray run failed: {_first_line(exc)}") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    """The innermost cause's message, first line (Ray wraps a worker's exception in several layers)."""
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[-1]

@@ -1,0 +1,93 @@
+"""``detect --engine ray`` and ``measure --engine ray`` on the driver: what the commands call.
+
+:class:`ClusterDetection` slots into ``detect`` where the local :class:`Predictor` streams its
+records: the same sources, ids, output lock, :class:`~garmentcli.runtime.output.DetectionSink`
+(settings record, resume refusal, final writers) and one-line failures; only where the records
+come from differs (the cluster, through the shards of :mod:`garmentcli.scale.shards`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from garmentcli.errors import ImageReadError, InputError
+from garmentcli.io.jsonl import image_from_json
+from garmentcli.io.sources import ImageSource
+from garmentcli.scale.cluster import PredictorSpec, connected, default_actors, detect_blocks, require_ray
+from garmentcli.scale.shards import ShardFolder
+from garmentcli.schema.records import ImageRecord
+
+ErrorHandler = Callable[[ImageSource, Exception], None]
+
+
+def cluster_records(
+    sources: Sequence[ImageSource],
+    ids: Sequence[int],
+    spec: PredictorSpec,
+    on_error: ErrorHandler,
+    address: str | None,
+    actors: int | None,
+    on_block: Callable[[list[bytes]], None] | None = None,
+) -> Iterator[ImageRecord]:
+    """The records of ``sources`` detected on the cluster, in input order; unreadable images go to
+    ``on_error(source, error)`` as one-line :class:`ImageReadError` s. ``on_block`` sees each finished
+    block's lines before its records are handed on."""
+    with connected(address) as ray:
+        pool = actors if actors is not None else default_actors(ray, spec.device)
+        for block in detect_blocks(ray, sources, ids, spec, pool):
+            lines = [line for line in block.lines if line]
+            if on_block is not None:
+                on_block(lines)
+            for position, failure in zip(block.positions, block.failures, strict=True):
+                if failure:
+                    on_error(sources[position], ImageReadError(failure))
+            for line in lines:
+                yield image_from_json(orjson.loads(line))
+
+
+class ClusterDetection:
+    """``detect``'s records from a Ray cluster, kept in shards beside ``output`` as they come.
+
+    Open it inside the output's lock; :attr:`done` are the names its shards hold (with ``resume``),
+    :meth:`records` streams the rest, and :meth:`finish` drops the shards once the output is written.
+    """
+
+    def __init__(
+        self,
+        output: str,
+        resume: bool,
+        run: dict[str, Any],
+        predictor: Any,
+        model: str,
+        device: str,
+        address: str | None,
+        actors: int | None,
+    ) -> None:
+        self.spec = PredictorSpec.of(predictor, model, device)
+        self.address, self.actors = address, actors
+        self.shards = ShardFolder(Path(output), resume, run)
+        self.done = self.shards.done
+
+    @staticmethod
+    def check(output: str, viz: Path | None) -> None:
+        """Refuse, before anything is written, what a cluster run cannot do (and a missing Ray)."""
+        require_ray()
+        if output == "-":
+            raise InputError("--engine ray needs an output file, not '-' (standard output)")
+        if viz is not None:
+            raise InputError("--viz draws overlays with the local engine only: draw them later with garmentkp draw")
+
+    def records(
+        self, sources: Sequence[ImageSource], ids: Sequence[int], on_error: ErrorHandler, received: set[str]
+    ) -> Iterator[ImageRecord]:
+        """First the shards' records the output has not ``received``, then those of ``sources`` from the cluster."""
+        yield from self.shards.records(received)
+        if sources:
+            yield from cluster_records(sources, ids, self.spec, on_error, self.address, self.actors, self.shards.write)
+
+    def finish(self) -> None:
+        self.shards.remove()
