@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import asdict, fields
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+
+from pydantic import Field
 
 from garmentcli.errors import SchemaError
 from garmentcli.schema.layout import DF2
-from garmentcli.settings import Int, NonNegativeInt, PositiveInt, settings_class
+from garmentcli.settings import Int, NonNegativeInt, PositiveFloat, PositiveInt, settings_class
 
 ARCHITECTURE = "garmentkp-centernet-v1"
 """Name of the network family :func:`garmentcli.models.network.build_network` builds."""
@@ -90,3 +92,59 @@ class ModelConfig:
 
 if set(BackboneName.__args__) != set(BACKBONES):  # pragma: no cover - a development-time check
     raise SchemaError("ModelConfig's backbone choices differ from BACKBONES")
+
+
+TOPDOWN_ARCHITECTURE = "garmentkp-rtfpose-v1"
+"""Name of the top-down landmark family :func:`garmentcli.models.topdown.build_topdown` builds."""
+
+TOPDOWN_BACKBONES = BACKBONES[1:]
+"""The top-down model always starts from an ImageNet-pretrainable EfficientNet-Lite trunk."""
+
+
+@settings_class
+class TopDownConfig:
+    """Shape of the RTFPose-style top-down landmark network and of its SimCC targets.
+
+    The input is one garment's crop, ``input_width`` x ``input_height`` (multiples of 32); the output is,
+    for every semantic landmark group (:attr:`~garmentcli.schema.layout.Layout.semantic_groups`), a
+    distribution over ``split_ratio`` bins per pixel on each axis (:class:`~garmentcli.models.simcc.SimccCodec`
+    with ``sigma``). ``mecs``, ``csff`` and ``safe`` switch the three RTFPose modules on (for the
+    ablation); ``channels`` is the width of the fused features and ``hidden`` that of the SimCC
+    classifiers' shared layer.
+    """
+
+    input_width: PositiveInt = 192
+    input_height: PositiveInt = 256
+    backbone: Literal["efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2"] = "efficientnet-lite0"
+    channels: PositiveInt = 128
+    hidden: PositiveInt = 256
+    split_ratio: Annotated[float, Field(gt=0.0, le=4.0)] = 2.0
+    sigma: tuple[PositiveFloat, PositiveFloat] = (4.9, 5.66)
+    mecs: bool = True
+    csff: bool = True
+    safe: bool = True
+    num_groups: Int = len(DF2.semantic_groups)
+
+    def __post_init__(self) -> None:
+        if self.input_width % 32 or self.input_height % 32:
+            raise SchemaError(
+                f"TopDownConfig input must be multiples of 32, got {self.input_width} x {self.input_height}"
+            )
+        if self.num_groups != len(DF2.semantic_groups):
+            raise SchemaError(
+                f"TopDownConfig predicts {self.num_groups} landmark groups; the DeepFashion2 layout has "
+                f"{len(DF2.semantic_groups)}"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["sigma"] = list(self.sigma)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TopDownConfig:
+        """Build from a card/checkpoint dict; unknown keys are a :class:`SchemaError`."""
+        unknown = set(data) - {f.name for f in fields(cls)}
+        if unknown:
+            raise SchemaError(f"unknown top-down config keys: {', '.join(sorted(unknown))}")
+        return cls(**data)
