@@ -1,16 +1,24 @@
 """The ``garmentkp`` command: the main callback and the registration of every subcommand.
 
-Each subcommand lives in its own module of this package as a thin call into the library.
+Each subcommand lives in its own module of this package as a thin call into the library. Modules
+are imported, and their options read, only for the command that runs (:data:`COMMANDS`): the
+command modules import the libraries they need inside the command, so ``garmentkp --version``
+loads no command module and ``--help`` no numpy, OpenCV, pandas or onnxruntime.
 """
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import os
 import sys
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
+from typer.main import get_command_from_info
+from typer.models import CommandInfo
 
 try:  # recent typer carries its own copy of click, whose usage errors are not click's
     from typer._click.exceptions import UsageError
@@ -22,6 +30,27 @@ from garmentcli.cli import common
 from garmentcli.errors import GarmentError
 
 QUIET_FLAGS = ("-q", "--quiet")
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    "synth": ("synth", "synth"),
+    "train": ("train", "train"),
+    "detect": ("detect", "detect"),
+    "measure": ("measure", "measure"),
+    "eval": ("eval", "eval_command"),
+    "convert": ("convert", "convert"),
+    "draw": ("draw", "draw"),
+    "board": ("board", "board"),
+    "export": ("export", "export"),
+    "models": ("models", "models"),
+    "bench": ("bench", "bench"),
+}
+"""Subcommand -> (its module in this package, the function); in pipeline order, the order ``--help`` lists them."""
+
+
+def command_function(name: str) -> Callable[..., Any]:
+    """The function of subcommand ``name`` (its module imported now)."""
+    module, function = COMMANDS[name]
+    return getattr(importlib.import_module(f"garmentcli.cli.{module}"), function)
 
 
 def quiet_first(args: list[str]) -> list[str]:
@@ -47,7 +76,35 @@ def _quiet_closed_stdout() -> None:
 class _GarmentGroup(TyperGroup):
     """Maps errors onto the exit-code contract: usage errors and :class:`GarmentError` exit 1; a file the
     system refuses is one line (exit 1); Ctrl-C exits 130 with one line; a closed output pipe ends quietly
-    (exit 0), as standard tools do."""
+    (exit 0), as standard tools do.
+
+    Subcommands come from :data:`COMMANDS`, each made into a click command (its options read from its
+    signature) when first asked for. The list of commands in ``--help`` needs only their help texts, so
+    while the group formats its own help it hands out commands without options.
+    """
+
+    _listing = False
+
+    def list_commands(self, ctx: typer.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: typer.Context, cmd_name: str) -> Any:
+        if cmd_name in self.commands or cmd_name not in COMMANDS:
+            return self.commands.get(cmd_name)
+        if self._listing:
+            return TyperCommand(name=cmd_name, help=inspect.getdoc(command_function(cmd_name)))
+        info = CommandInfo(name=cmd_name, callback=command_function(cmd_name))
+        self.commands[cmd_name] = get_command_from_info(
+            info, pretty_exceptions_short=app.pretty_exceptions_short, rich_markup_mode=app.rich_markup_mode
+        )
+        return self.commands[cmd_name]
+
+    def format_help(self, ctx: typer.Context, formatter: Any) -> None:
+        self._listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
 
     def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
         return super().parse_args(ctx, quiet_first(list(args)))
@@ -114,32 +171,3 @@ def _main(
 def main() -> None:
     """Console-script entry point."""
     app()
-
-
-# Subcommands: one module each, registered here in pipeline order (the order `--help` lists them).
-# Imported last because each module needs `app`'s package to be importable first.
-from garmentcli.cli import (  # noqa: E402
-    bench,
-    board,
-    convert,
-    detect,
-    draw,
-    export,
-    measure,
-    models,
-    synth,
-    train,
-)
-from garmentcli.cli import eval as eval_cli  # noqa: E402
-
-app.command("synth")(synth.synth)
-app.command("train")(train.train)
-app.command("detect")(detect.detect)
-app.command("measure")(measure.measure)
-app.command("eval")(eval_cli.eval_command)
-app.command("convert")(convert.convert)
-app.command("draw")(draw.draw)
-app.command("board")(board.board)
-app.command("export")(export.export)
-app.command("models")(models.models)
-app.command("bench")(bench.bench)

@@ -4,23 +4,25 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import orjson
 import typer
-from rich.console import Console
-from rich.table import Table
 
+from garmentcli.choices import DEFAULT_MODEL
 from garmentcli.cli import common
 from garmentcli.errors import GarmentError
-from garmentcli.io.sources import expand_sources
-from garmentcli.models.codec import DecodeOptions
-from garmentcli.models.registry import DEFAULT_MODEL, resolve_model
-from garmentcli.runtime.bench import BenchResult, benchmark, write_test_images
-from garmentcli.runtime.timing import STAGES
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from garmentcli.runtime.bench import BenchResult
 
 
 def _table(results: list[BenchResult]) -> Table:
+    from rich.table import Table
+
+    from garmentcli.runtime.timing import STAGES
+
     table = Table(title="garmentkp detect throughput (decode/preprocess run in threads, overlapping inference)")
     for column in ("backend", "device", "batch", "images", "images/s", "cpu ms", *(f"{s} ms" for s in STAGES)):
         table.add_column(column, justify="right")
@@ -56,6 +58,14 @@ def bench(
 
     Example: garmentkp bench --backend onnx --backend torch --batch-size 1 --batch-size 8
     """
+    import orjson
+    from rich.console import Console
+
+    from garmentcli.io.sources import expand_sources
+    from garmentcli.models.codec import DecodeOptions
+    from garmentcli.models.registry import resolve_model
+    from garmentcli.runtime.bench import benchmark, write_test_images
+
     resolved = resolve_model(model)
     options = DecodeOptions(score_thr=score_thr)
     failures = common.FailureLog()

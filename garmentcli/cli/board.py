@@ -7,10 +7,9 @@ from typing import Annotated
 
 import typer
 
+from garmentcli.choices import PAPER_CM
 from garmentcli.cli import common
 from garmentcli.errors import InputError
-from garmentcli.measure.board import BoardLayout
-from garmentcli.measure.printing import PAPER_CM, board_pages, check_paper, save_pages
 
 Paper = common.choices("Paper", [*PAPER_CM, "none"])
 A4 = Paper("a4")
@@ -53,6 +52,9 @@ def board(
     Printers scale: measure the printed markers; if they are not MARKER_CM, fix the layout's corners
     (or print again). Example: garmentkp board --table 120x80 -o table.pdf
     """
+    from garmentcli.measure.board import BoardLayout
+    from garmentcli.measure.printing import board_pages, check_paper, save_pages
+
     if (table is None) == (grid is None):
         raise InputError("give exactly one of --table WxH or --grid COLSxROWS")
     if marker_cm <= 0:

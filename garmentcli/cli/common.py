@@ -8,34 +8,37 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import functools
+import os
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 
+from garmentcli.choices import BACKEND_NAMES, DEVICES
 from garmentcli.errors import InputError
-from garmentcli.io.lock import describe, output_lock
-from garmentcli.runtime.backends import BACKENDS, DEVICES
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress
 
 EXIT_OK, EXIT_USER_ERROR, EXIT_PARTIAL = 0, 1, 2
 EXIT_INTERRUPTED = 130
 """Ctrl-C (SIGINT), as shells report it: 128 + 2."""
 
-console = Console(stderr=True, highlight=False)
-"""Messages, warnings and progress go to stderr so stdout stays clean for piped data."""
+
+@functools.cache
+def console() -> Console:
+    """The stderr console: messages, warnings and progress go to stderr so stdout stays clean for piped data.
+
+    Made on first use, so that a command that prints nothing does not load rich.
+    """
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False)
 
 
 @dataclass
@@ -61,26 +64,33 @@ def choices(name: str, values: Iterable[str]) -> Any:
     return enum.Enum(name, {value: value for value in values}, type=str)
 
 
-BackendName = choices("BackendName", BACKENDS)
-"""``--backend``: one of :data:`~garmentcli.runtime.backends.BACKENDS`."""
+BackendName = choices("BackendName", BACKEND_NAMES)
+"""``--backend``: one of :data:`~garmentcli.choices.BACKEND_NAMES`."""
 DeviceName = choices("DeviceName", DEVICES)
-"""``--device``: one of :data:`~garmentcli.runtime.backends.DEVICES`."""
+"""``--device``: one of :data:`~garmentcli.choices.DEVICES`."""
 ONNX, CPU = BackendName("onnx"), DeviceName("cpu")
 """The defaults of ``--backend`` and ``--device``."""
 
 
+def _print(markup: str, message: str) -> None:
+    """``markup`` (a rich-styled prefix) then ``message`` as it is, on one line of stderr."""
+    from rich.markup import escape
+
+    console().print(markup + escape(message), soft_wrap=True)
+
+
 def error(message: str) -> None:
     """Print a one-line error (the message should name the file and entry)."""
-    console.print(f"[red]error:[/] {escape(message)}", soft_wrap=True)
+    _print("[red]error:[/] ", message)
 
 
 def warn(message: str) -> None:
-    console.print(f"[yellow]warning:[/] {escape(message)}", soft_wrap=True)
+    _print("[yellow]warning:[/] ", message)
 
 
 def info(message: str) -> None:
     if not STATE.quiet:
-        console.print(escape(message), soft_wrap=True)
+        _print("", message)
 
 
 def os_error_message(exc: OSError, path: str | Path | None = None) -> str:
@@ -91,10 +101,14 @@ def os_error_message(exc: OSError, path: str | Path | None = None) -> str:
 
 
 def silence_opencv() -> None:
-    """Keep OpenCV's own ``[ WARN:0@…]`` lines (printed by its C++ code) off the terminal."""
-    import cv2
+    """Keep OpenCV's own ``[ WARN:0@…]`` lines (printed by its C++ code) off the terminal.
 
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    OpenCV reads ``OPENCV_LOG_LEVEL`` when it is imported, so a command that never needs it does not load it.
+    """
+    os.environ["OPENCV_LOG_LEVEL"] = "ERROR"
+    cv2 = sys.modules.get("cv2")
+    if cv2 is not None:
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
 
 
 def interrupted(done: int, total: int, what: str, output: str | Path, resumable: bool = True) -> typer.Exit:
@@ -106,13 +120,22 @@ def interrupted(done: int, total: int, what: str, output: str | Path, resumable:
 
 def make_progress() -> Progress:
     """A progress bar on stderr; silent when stderr is not a terminal or ``--quiet`` was given."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
     return Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
-        console=console,
+        console=console(),
         disable=STATE.quiet or not sys.stderr.isatty(),
         transient=True,
     )
@@ -180,6 +203,7 @@ def writing(command: str, *outputs: str | Path | None, model_cards: bool = False
     of a model beside it (``mine.json`` next to ``mine.onnx``) is refused, unless ``model_cards``
     (``export``, which writes cards).
     """
+    from garmentcli.io.lock import describe, output_lock
     from garmentcli.models.registry import model_of_card
 
     paths = {Path(o).absolute(): Path(o) for o in outputs if o is not None and str(o) != "-"}

@@ -9,7 +9,6 @@ import typer
 
 from garmentcli.cli import common
 from garmentcli.errors import InputError
-from garmentcli.io.df2 import default_image_folder
 from garmentcli.io.formats import (
     IMAGE_WRITERS,
     READERS,
@@ -90,9 +89,11 @@ def convert(
         aset = read_annotations(source, src_format, on_error=failures.add, images=images)
         if not aset.images and failures:
             raise InputError(f"{source}: no usable entries ({len(failures)} errors)")
-        options = (
-            {"image_root": image_root or default_image_folder(Path(source))} if dst_format in IMAGE_WRITERS else {}
-        )
+        options = {}
+        if dst_format in IMAGE_WRITERS:
+            from garmentcli.io.df2 import default_image_folder
+
+            options["image_root"] = image_root or default_image_folder(Path(source))
         write_set(aset, output, dst_format, **options)
     summary = f"{source} ({src_format}) -> {output} ({dst_format}): {len(aset)} images, {aset.num_garments} garments"
     common.info(summary + (f"; {len(failures)} bad entries skipped" if failures else ""))

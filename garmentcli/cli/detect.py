@@ -4,24 +4,22 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from garmentcli.choices import DEFAULT_MODEL
 from garmentcli.cli import common
 from garmentcli.cli.engine import LOCAL, EngineOption, RayActorsOption, RayAddressOption, on_ray
-from garmentcli.io.df2 import image_ids_from_names
-from garmentcli.io.images import read_image, write_image
-from garmentcli.io.sources import ImageSource, expand_sources
-from garmentcli.models.codec import DecodeOptions
-from garmentcli.models.registry import DEFAULT_MODEL
-from garmentcli.runtime.output import DetectionSink, detection_settings, run_file_path, run_record
-from garmentcli.runtime.predictor import Predictor, failure_message
-from garmentcli.schema.records import ImageRecord
+
+if TYPE_CHECKING:
+    from garmentcli.io.sources import ImageSource
+    from garmentcli.schema.records import ImageRecord
 
 
 def _write_overlay(folder: Path, source: ImageSource, record: ImageRecord) -> None:
     """``folder/<name>.jpg``: the image with its garments drawn."""
+    from garmentcli.io.images import read_image, write_image
     from garmentcli.viz.draw import draw_garments
 
     overlay = draw_garments(read_image(source.path), record.garments)
@@ -74,6 +72,12 @@ def detect(
 
     Example: garmentkp detect photos/ -o pred.json --viz overlays/
     """
+    from garmentcli.io.df2 import image_ids_from_names
+    from garmentcli.io.sources import expand_sources
+    from garmentcli.models.codec import DecodeOptions
+    from garmentcli.runtime.output import DetectionSink, detection_settings, run_file_path, run_record
+    from garmentcli.runtime.predictor import Predictor, failure_message
+
     ray = on_ray(engine)
     if ray:
         from garmentcli.scale.listing import list_images

@@ -4,22 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import cv2
-import numpy as np
 import typer
 
 from garmentcli.cli import common
 from garmentcli.cli.convert import ReadFormat
 from garmentcli.errors import GarmentError, InputError
-from garmentcli.io.df2 import default_image_folder
 from garmentcli.io.formats import read_annotations
-from garmentcli.io.images import read_image, write_image
-from garmentcli.runtime.output import read_run_file
-from garmentcli.schema.garments import category_id_of
-from garmentcli.schema.records import RUN_KEY, AnnotationSet, ImageRecord
-from garmentcli.viz.draw import contact_sheet, draw_garments
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from garmentcli.schema.records import AnnotationSet, ImageRecord
 
 SHEET_CELL_WIDTH = 320
 
@@ -31,6 +28,8 @@ def select_images(
 
     With a category filter, images left without garments are not drawn.
     """
+    from garmentcli.schema.records import ImageRecord
+
     count = 0
     for image in aset.images:
         if limit is not None and count >= limit:
@@ -55,6 +54,10 @@ def _output_path(outdir: Path, file_name: str) -> Path:
 
 def _image_root(aset: AnnotationSet, annotations: Path) -> Path:
     """The folder the entries' names are relative to: as the run that wrote them recorded, else the default."""
+    from garmentcli.io.df2 import default_image_folder
+    from garmentcli.runtime.output import read_run_file
+    from garmentcli.schema.records import RUN_KEY
+
     run = aset.info.get(RUN_KEY) or read_run_file(annotations) or {}  # a CSV's run is recorded beside it
     recorded = run.get("image_root")
     if recorded and Path(recorded).is_dir():
@@ -97,6 +100,12 @@ def draw(
     Examples: garmentkp draw validation/ --images validation/image -o drawn/ --max 20;
     garmentkp draw pred.jsonl --images photos/ -o drawn/ --min-score 0.3 --filter-category trousers --sheet sheet.jpg
     """
+    import cv2
+
+    from garmentcli.io.images import read_image, write_image
+    from garmentcli.schema.garments import category_id_of
+    from garmentcli.viz.draw import contact_sheet, draw_garments
+
     given = images
     try:
         categories = {category_id_of(c) for c in filter_category} if filter_category else None

@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
+from garmentcli.choices import IMAGE_PAIRINGS, METRICS, PAIRINGS
 from garmentcli.cli import common
 from garmentcli.errors import InputError
 from garmentcli.io.atomic import atomic_write
 from garmentcli.io.jsonio import dump_json
-from garmentcli.metrics import METRICS, evaluate
-from garmentcli.metrics.instances import Instances, load_instances
-from garmentcli.metrics.pairing import IMAGE_PAIRINGS, PAIRINGS, ImagePairing, pair_images
-from garmentcli.metrics.report import CSV_HEADER, csv_rows, format_value, section_tables
-from garmentcli.schema.layout import NUM_LANDMARKS
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from garmentcli.metrics.instances import Instances
+    from garmentcli.metrics.pairing import ImagePairing
 
 Pairing = common.choices("Pairing", PAIRINGS)
 ImagePairingRule = common.choices("ImagePairingRule", IMAGE_PAIRINGS)
@@ -31,6 +31,8 @@ SHOWN_ERRORS = 3
 def parse_metrics(spec: str | None, gt: Instances, pred: Instances) -> list[str]:
     """The metrics asked for; by default every metric the inputs allow (box only without landmarks,
     no keypoint AP for FLD, which has no OKS sigmas)."""
+    from garmentcli.schema.layout import NUM_LANDMARKS
+
     if spec is None:
         if gt.keypoints is None or (pred.keypoints is None and len(pred) > 0):
             return ["box"]
@@ -44,6 +46,8 @@ def parse_metrics(spec: str | None, gt: Instances, pred: Instances) -> list[str]
 
 def load_counted(path: Path, what: str) -> tuple[Instances, int]:
     """Read ground truth or predictions, skipping malformed entries: the first few are shown, all are counted."""
+    from garmentcli.metrics.instances import load_instances
+
     skipped: list[str] = []
 
     def on_error(message: str) -> None:
@@ -80,6 +84,10 @@ def warn_about_inputs(counts: dict[str, int], gt_path: Path, pred_path: Path, im
 
 
 def print_tables(result: dict[str, Any], console: Console) -> None:
+    from rich.table import Table
+
+    from garmentcli.metrics.report import format_value, section_tables
+
     for title, metrics, rows in section_tables(result):
         table = Table(title=title, title_justify="left")
         table.add_column("", style="bold")
@@ -97,6 +105,8 @@ def print_tables(result: dict[str, Any], console: Console) -> None:
 
 
 def write_csv(result: dict[str, Any], path: Path) -> None:
+    from garmentcli.metrics.report import CSV_HEADER, csv_rows
+
     with atomic_write(path, "w") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(CSV_HEADER)
@@ -148,6 +158,9 @@ def eval_command(
 
     Example: garmentkp eval --gt val/coco.json --pred pred.json --per-category --json scores.json
     """
+    from garmentcli.metrics import evaluate
+    from garmentcli.metrics.pairing import pair_images
+
     if images_dir is not None and (report is None or not images_dir.is_dir()):
         raise InputError(f"--images {images_dir}: " + ("not a folder" if report else "only used with --report"))
     with common.writing("eval", json_out, csv_out, report):
@@ -200,5 +213,7 @@ def eval_command(
         if csv_out is not None:
             write_csv(result, csv_out)
     if not common.STATE.quiet:
-        print_tables(result, common.console if str(json_out) == "-" else Console(highlight=False))
+        from rich.console import Console
+
+        print_tables(result, common.console() if str(json_out) == "-" else Console(highlight=False))
     raise typer.Exit(common.EXIT_PARTIAL if gt_skipped or pred_skipped else common.EXIT_OK)

@@ -5,36 +5,23 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import orjson
 import typer
-from rich.progress import Progress, TaskID
 
+from garmentcli.choices import DEFAULT_MODEL, MIN_CONFIDENCE
 from garmentcli.cli import common
 from garmentcli.errors import InputError
 from garmentcli.io.atomic import atomic_write
-from garmentcli.io.df2 import IMAGE_DIR
 from garmentcli.io.digest import file_sha256
 from garmentcli.io.formats import guess_read_format
-from garmentcli.io.images import IMAGE_SUFFIXES
-from garmentcli.io.sources import expand_sources
-from garmentcli.measure.batch import (
-    Detector,
-    ImageItem,
-    detected_items,
-    file_items,
-    make_calibrator,
-    measure_items,
-    read_lines,
-    stream_items,
-)
-from garmentcli.measure.compare import read_truth
-from garmentcli.measure.definitions import load_definitions
-from garmentcli.measure.runner import MIN_CONFIDENCE, GarmentMeasurements
-from garmentcli.measure.table import CsvRows, JsonRows
-from garmentcli.models.registry import DEFAULT_MODEL
-from garmentcli.runtime.output import detection_settings, run_file_path, run_record
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
+    from garmentcli.measure.batch import Detector, ImageItem
+    from garmentcli.measure.runner import GarmentMeasurements
 
 
 def make_detector(model: str, refine: bool, flip: bool) -> Detector:
@@ -46,6 +33,8 @@ def make_detector(model: str, refine: bool, flip: bool) -> Detector:
 
 def _is_image_input(input_path: str) -> bool:
     """An image file, or a folder that is not an annotation folder (DeepFashion2 split, FLD, YOLO)."""
+    from garmentcli.io.images import IMAGE_SUFFIXES
+
     path = Path(input_path)
     if path.is_dir():
         try:
@@ -118,6 +107,20 @@ def measure(
     Examples: garmentkp measure gt.json --images photos/ --board board.json -o sizes.csv;
     garmentkp detect photos/ -o - | garmentkp measure - --images photos/ --marker aruco:4x4_50:0:8.0 -o -
     """
+    from garmentcli.io.df2 import IMAGE_DIR
+    from garmentcli.io.sources import expand_sources
+    from garmentcli.measure.batch import (
+        detected_items,
+        file_items,
+        make_calibrator,
+        measure_items,
+        read_lines,
+        stream_items,
+    )
+    from garmentcli.measure.compare import read_truth
+    from garmentcli.measure.definitions import load_definitions
+    from garmentcli.runtime.output import detection_settings, run_file_path, run_record
+
     if truth is not None and report is None:
         raise InputError(f"--truth {truth}: only used with --report")
     true_garments = read_truth(truth) if truth is not None else None
@@ -209,6 +212,8 @@ def _write(rows: Iterable[GarmentMeasurements], output: Path, names: list[str], 
 
     Returns the number of rows written and whether the input was exhausted.
     """
+    from garmentcli.measure.table import CsvRows, JsonRows
+
     count, finished = 0, True
     with atomic_write(output, "w") as handle:
         sink = (JsonRows if json_output else CsvRows)(handle, names)

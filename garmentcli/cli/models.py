@@ -4,13 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import orjson
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from garmentcli.cli import common
-from garmentcli.models.registry import BUNDLED_DIR, cache_dir, list_models
 
 
 def _figure(value: object) -> str:
@@ -40,6 +36,12 @@ def models(
 
     Example: garmentkp models --json
     """
+    import orjson
+    from rich.console import Console
+    from rich.table import Table
+
+    from garmentcli.models.registry import BUNDLED_DIR, cache_dir, list_models
+
     failures = common.FailureLog()
     found = list_models(on_error=failures.add)
     if as_json:

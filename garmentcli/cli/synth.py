@@ -6,22 +6,15 @@ import os
 import re
 import shutil
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import cv2
-import numpy as np
 import typer
 
 from garmentcli.cli import common
 from garmentcli.errors import InputError, SchemaError
-from garmentcli.io.df2 import ANNOS_DIR, IMAGE_DIR, read_df2_anno
-from garmentcli.schema.layout import DF2
-from garmentcli.synth.markers import MarkerSpec
-from garmentcli.synth.scene import SynthConfig, board_layout, generate
-from garmentcli.synth.writer import BOARD_FILE, write_dataset
 
-SYNTH_ENTRIES = frozenset({IMAGE_DIR, ANNOS_DIR, "coco.json", BOARD_FILE})
-"""What ``synth`` writes into its folder: all that ``--overwrite`` removes."""
+if TYPE_CHECKING:
+    from garmentcli.synth.scene import SynthConfig
 
 _INDEXED = re.compile(r"(\d{6})\.(jpg|json)")
 SAME_PIXELS = 3.0
@@ -31,6 +24,8 @@ SAME_PIXELS = 3.0
 
 def parse_categories(values: list[str] | None) -> tuple[int, ...]:
     """Category names or ids, repeated or comma-separated; all 13 when empty."""
+    from garmentcli.schema.layout import DF2
+
     if not values:
         return tuple(DF2.ids)
     chosen: list[int] = []
@@ -56,6 +51,10 @@ def prepare_folder(out: Path, config: SynthConfig, count: int, resume: bool, ove
     """Make sure ``out`` will hold exactly one dataset: refuse a used folder unless ``resume`` (then it
     must be this dataset: same options, no more images than ``count``) or ``overwrite`` (then what synth
     wrote there is removed first). Raises a one-line :class:`InputError`."""
+    from garmentcli.io.df2 import ANNOS_DIR, IMAGE_DIR
+    from garmentcli.synth.writer import BOARD_FILE
+
+    written = {IMAGE_DIR, ANNOS_DIR, "coco.json", BOARD_FILE}  # what synth writes: all that --overwrite removes
     if resume and overwrite:
         raise InputError("give --resume or --overwrite, not both")
     if out.exists() and not out.is_dir():
@@ -64,7 +63,7 @@ def prepare_folder(out: Path, config: SynthConfig, count: int, resume: bool, ove
     if not entries:
         return
     if overwrite:
-        foreign = [e for e in entries if e.name not in SYNTH_ENTRIES]
+        foreign = [e for e in entries if e.name not in written]
         if foreign:
             raise InputError(
                 f"{out}: --overwrite removes only what synth writes, and the folder also holds {_listing(foreign)}; "
@@ -84,6 +83,12 @@ def prepare_folder(out: Path, config: SynthConfig, count: int, resume: bool, ove
 def _check_same_dataset(out: Path, config: SynthConfig, count: int) -> None:
     """``--resume``: the images kept must be this dataset's (none beyond ``count``, the first one as these
     options make it)."""
+    import cv2
+    import numpy as np
+
+    from garmentcli.io.df2 import ANNOS_DIR, IMAGE_DIR, read_df2_anno
+    from garmentcli.synth.scene import generate
+
     kept: list[int] = []
     for folder in (out / IMAGE_DIR, out / ANNOS_DIR):
         for path in sorted(folder.iterdir()) if folder.is_dir() else []:
@@ -120,6 +125,7 @@ def _check_same_dataset(out: Path, config: SynthConfig, count: int) -> None:
 
 def _warn_small_markers(out: Path, size: int) -> None:
     """Say how many images show a marker narrower than ``measure`` finds (:data:`MIN_MARKER_PX`)."""
+    import numpy as np
     import orjson
 
     from garmentcli.measure.markers import MIN_MARKER_PX
@@ -202,6 +208,11 @@ def synth(
 
     Example: garmentkp synth data/train --count 20000 --seed 1 --marker aruco:4x4_50:0:8cm
     """
+    from garmentcli.io.df2 import IMAGE_DIR
+    from garmentcli.synth.markers import MarkerSpec
+    from garmentcli.synth.scene import SynthConfig, board_layout
+    from garmentcli.synth.writer import write_dataset
+
     spec = MarkerSpec.parse(marker) if marker else None
     config = SynthConfig(
         seed=seed,

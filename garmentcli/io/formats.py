@@ -5,28 +5,47 @@ formats (reader ``(path, on_error) -> AnnotationSet``, writer ``(aset, path) -> 
 no format is given it is guessed from the path: folders by their content (``annos/`` ->
 ``df2``, ``list_landmarks.txt`` -> ``fld``), files by suffix, ``.json`` files by their first
 bytes (a list is a result list), ``-`` is JSON Lines on stdin/stdout.
+
+Each format's module is imported when the format is first used, so a command loads only what its
+formats need (pandas for CSV and FLD, OpenCV for image sizes, defusedxml for CVAT), and
+``garmentkp --help`` none of them.
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
 import tempfile
 from collections.abc import Callable
-from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from garmentcli.errors import FormatError, GarmentError, InputError
-from garmentcli.io import coco, cvat, df2, fld, jsonl, labelstudio, tables, yolo
 from garmentcli.io.jsonio import OnError, raise_on_error
-from garmentcli.schema.records import AnnotationSet
 
-Reader = Callable[[Path, OnError], AnnotationSet]
-Writer = Callable[[AnnotationSet, Path], None]
+if TYPE_CHECKING:
+    from garmentcli.schema.records import AnnotationSet
+
+Reader = Callable[[Path, OnError], "AnnotationSet"]
+Writer = Callable[["AnnotationSet", Path], None]
+
+
+def _on_use(module: str, function: str, **bound: Any) -> Callable[..., Any]:
+    """``garmentcli.io.<module>.<function>`` with ``bound`` keyword arguments, its module imported on first call."""
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return getattr(importlib.import_module(f"garmentcli.io.{module}"), function)(*args, **bound, **kwargs)
+
+    call.__name__ = call.__qualname__ = function
+    call.__doc__ = f"``garmentcli.io.{module}.{function}``" + (f" with {bound}" if bound else "") + "."
+    return call
 
 
 def _read_df2(path: Path, on_error: OnError) -> AnnotationSet:
     """A split folder, or a single annos file."""
+    from garmentcli.io import df2
+    from garmentcli.schema.records import AnnotationSet
+
     if path.is_dir():
         return df2.read_df2_split(path, on_error)
     return AnnotationSet([df2.read_df2_anno(path, on_error=on_error)])
@@ -34,34 +53,31 @@ def _read_df2(path: Path, on_error: OnError) -> AnnotationSet:
 
 READERS: dict[str, Reader] = {
     "df2": _read_df2,
-    "coco": coco.read_coco,
-    "results": coco.read_coco,
-    "fld": fld.read_fld,
-    "jsonl": jsonl.read_jsonl,
-    "csv": tables.read_csv,
-    "yolo": yolo.read_yolo,
-    "cvat": cvat.read_cvat,
-    "labelstudio": labelstudio.read_labelstudio,
+    "coco": _on_use("coco", "read_coco"),
+    "results": _on_use("coco", "read_coco"),
+    "fld": _on_use("fld", "read_fld"),
+    "jsonl": _on_use("jsonl", "read_jsonl"),
+    "csv": _on_use("tables", "read_csv"),
+    "yolo": _on_use("yolo", "read_yolo"),
+    "cvat": _on_use("cvat", "read_cvat"),
+    "labelstudio": _on_use("labelstudio", "read_labelstudio"),
 }
 
 WRITERS: dict[str, Writer] = {
-    "coco": coco.write_coco,
-    "results": coco.write_results,
-    "csv": tables.write_csv,
-    "csv-long": tables.write_csv_long,
-    "jsonl": jsonl.write_jsonl,
-    "df2": df2.write_df2_split,
-    "yolo": yolo.write_yolo,
-    "yolo-grouped": partial(yolo.write_yolo, layout="grouped"),
-    "cvat": cvat.write_cvat,
-    "labelstudio": labelstudio.write_labelstudio,
+    "coco": _on_use("coco", "write_coco"),
+    "results": _on_use("coco", "write_results"),
+    "csv": _on_use("tables", "write_csv"),
+    "csv-long": _on_use("tables", "write_csv_long"),
+    "jsonl": _on_use("jsonl", "write_jsonl"),
+    "df2": _on_use("df2", "write_df2_split"),
+    "yolo": _on_use("yolo", "write_yolo"),
+    "yolo-grouped": _on_use("yolo", "write_yolo", layout="grouped"),
+    "cvat": _on_use("cvat", "write_cvat"),
+    "labelstudio": _on_use("labelstudio", "write_labelstudio"),
 }
 
 IMAGE_WRITERS = frozenset({"yolo", "yolo-grouped"})
 """Writers that place the images themselves: they take ``image_root`` (the folder file names are relative to)."""
-
-COMPANIONS = {"cvat": cvat.LABELS_SUFFIX, "labelstudio": labelstudio.CONFIG_SUFFIX}
-"""Writers that also write a file beside the output: the suffix that file takes instead of the output's."""
 
 _READ_SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".txt": "fld", ".xml": "cvat", ".zip": "cvat"}
 _WRITE_SUFFIXES = {
@@ -108,6 +124,8 @@ def guess_read_format(path: Path) -> str:
     if str(path) == "-":
         return "jsonl"
     if path.is_dir():
+        from garmentcli.io import df2, fld
+
         if (path / df2.ANNOS_DIR).is_dir() or (path.name == df2.ANNOS_DIR and any(path.glob("*.json"))):
             return "df2"
         if fld.find_fld_files(path) is not None:
@@ -155,7 +173,11 @@ def check_output_suffix(path: str | Path, fmt: str) -> None:
 
 def companion_paths(path: Path, fmt: str) -> list[Path]:
     """The files a writer puts beside ``path`` besides ``path`` itself (CVAT's label JSON, Label Studio's config)."""
-    return [Path(path).with_suffix(COMPANIONS[fmt])] if fmt in COMPANIONS and str(path) != "-" else []
+    if fmt not in ("cvat", "labelstudio") or str(path) == "-":
+        return []
+    from garmentcli.io import cvat, labelstudio
+
+    return [Path(path).with_suffix(cvat.LABELS_SUFFIX if fmt == "cvat" else labelstudio.CONFIG_SUFFIX)]
 
 
 def read_annotations(
@@ -177,6 +199,8 @@ def read_annotations(
     if str(path) == "-" and fmt != "jsonl":
         return _read_stdin(fmt, on_error, images)
     if images is not None and fmt in ("coco", "results"):
+        from garmentcli.io import coco
+
         data, keypoints = coco.load_coco_json(path)
         if not isinstance(data, list):
             raise FormatError(f"{path}: not a result list (expected a JSON list of detections)")

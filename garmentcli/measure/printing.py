@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from garmentcli.choices import PAPER_CM
 from garmentcli.errors import InputError
 from garmentcli.io.atomic import atomic_write
 from garmentcli.measure.board import BoardLayout, render_board
@@ -22,9 +23,6 @@ CAPTION_CM = 2.0
 """Height of the white band under the markers holding the caption and the 10 cm check line."""
 
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
-
-PAPER_CM: dict[str, tuple[float, float]] = {"a4": (21.0, 29.7), "letter": (21.59, 27.94), "a3": (29.7, 42.0)}
-"""Paper sizes (width, height in cm, portrait) a board's pages must fit on; ``none`` checks nothing."""
 
 
 def check_paper(pages: list[np.ndarray], dpi: float, paper: str) -> None:

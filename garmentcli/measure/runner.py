@@ -12,13 +12,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from garmentcli.choices import MIN_CONFIDENCE
 from garmentcli.io.visibility import canonical_flags
 from garmentcli.measure.calibration import Calibration
 from garmentcli.measure.definitions import MISSING, Definitions, Measurement, measure_garment
 from garmentcli.schema.records import Garment, ImageRecord
-
-MIN_CONFIDENCE = 0.1
-"""A predicted landmark below this confidence counts as missing."""
 
 
 @dataclass

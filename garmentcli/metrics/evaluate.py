@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from garmentcli.choices import METRICS
 from garmentcli.errors import InputError
 from garmentcli.metrics.breakdown import attribute_groups
 from garmentcli.metrics.coco import (
@@ -31,7 +32,6 @@ from garmentcli.schema.layout import DF2
 from garmentcli.schema.records import AnnotationSet
 
 AP_METRICS = {"ap": ("keypoints", KEYPOINT_PARAMS), "box": ("bbox", BOX_PARAMS)}
-METRICS = ("ap", "box", "pck", "auc", "epe", "ne")
 
 
 def as_instances(data: AnnotationSet | Instances) -> Instances:

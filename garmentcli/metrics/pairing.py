@@ -27,14 +27,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from garmentcli.choices import IMAGE_PAIRINGS, PAIRINGS
 from garmentcli.errors import InputError
 from garmentcli.metrics.coco import KEYPOINT_PARAMS, match_predictions
 from garmentcli.metrics.instances import FLD_WIDTH, Instances
 from garmentcli.metrics.similarity import oks_pairs
 from garmentcli.schema.layout import DF2
 
-PAIRINGS = ("auto", "oks", "id")
-IMAGE_PAIRINGS = ("auto", "name", "id")
 FLD_SIGMA = float(np.mean(DF2.oks_sigmas))
 """FLD has no published OKS sigmas: pairing FLD garments uses the mean DeepFashion2 sigma for all 8 slots."""
 _ANY_OVERLAP = np.array([np.finfo(np.float64).tiny])

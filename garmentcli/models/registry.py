@@ -14,6 +14,7 @@ from pathlib import Path
 
 import orjson
 
+from garmentcli.choices import DEFAULT_MODEL
 from garmentcli.errors import GarmentError, InputError
 from garmentcli.io.digest import file_sha256
 from garmentcli.models.card import METADATA_KEY, ModelCard
@@ -22,7 +23,6 @@ from garmentcli.models.config import ModelConfig
 BUNDLED_DIR = Path(__file__).parent / "bundled"
 """Models shipped inside the package."""
 
-DEFAULT_MODEL = "default"
 
 
 def cache_dir() -> Path:

@@ -11,12 +11,10 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from garmentcli.choices import DEVICES
 from garmentcli.errors import InputError, MissingDependencyError, require_torch
 from garmentcli.models.config import HEAD_NAMES
 from garmentcli.models.registry import ModelFiles
-
-DEVICES = ("cpu", "cuda")
-"""Where a backend runs."""
 
 
 def check_device(device: str) -> None:
