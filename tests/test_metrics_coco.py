@@ -150,3 +150,27 @@ def test_matching_edge_cases_equal_pycocotools():
     np.testing.assert_allclose(ours.precision, reference.eval["precision"], rtol=0, atol=1e-12)
     np.testing.assert_allclose(ours.recall, reference.eval["recall"], rtol=0, atol=1e-12)
     assert list(ours.summarize().values()) == pytest.approx(reference.stats.tolist(), abs=1e-9)
+
+
+def test_oks_of_every_pair_equals_pycocotools_compute_oks(case):
+    """``oks_pairs`` (labelled landmarks gathered per pair) against ``COCOeval.ious``, image by image and category
+    by category: the generated garments include unlabelled landmarks and garments with none labelled."""
+    from garmentcli.metrics.similarity import oks_pairs
+
+    gt, results = case
+    reference = pycocotools_eval(gt, results, "keypoints")
+    gt_i, pred_i = instances_from_coco(gt, "gt"), instances_from_coco(results, "pred")
+    gt_row = {annotation["id"]: row for row, annotation in enumerate(gt["annotations"])}
+    compared = 0
+    for (image_id, category_id), ious in reference.ious.items():
+        if len(ious) == 0:
+            continue
+        dts = reference._dts[image_id, category_id]
+        order = np.argsort([-d["score"] for d in dts], kind="mergesort")[: reference.params.maxDets[-1]]
+        p = np.array([dts[i]["id"] - 1 for i in order])
+        g = np.array([gt_row[a["id"]] for a in reference._gts[image_id, category_id]])
+        pairs_p, pairs_g = np.repeat(p, len(g)), np.tile(g, len(p))
+        ours = oks_pairs(pred_i.keypoints, gt_i.keypoints, gt_i.bbox, gt_i.area, DF2.oks_sigmas, pairs_p, pairs_g)
+        np.testing.assert_allclose(ours.reshape(len(p), len(g)), ious, rtol=1e-12, atol=1e-15)
+        compared += ious.size
+    assert compared > 100
