@@ -33,6 +33,9 @@ from garmentcli.scale.shards import shard_folder
 COUNT = 100
 BAD = ("zz_text.jpg", "zz_truncated.jpg")
 NODE = ["--num-cpus", "1", "--object-store-memory", "200000000", "--disable-usage-stats"]
+ENV = {**os.environ, "RAY_AUTH_MODE": "disabled"}
+"""Every ray and garmentkp process of the tests: a cluster on 127.0.0.1 for the tests alone, no token (a local
+``ray.init`` elsewhere on this machine may have left one in ~/.ray, which would split the nodes)."""
 FAST_DEATH = {"RAY_health_check_period_ms": "1000", "RAY_health_check_failure_threshold": "3"}
 """A dead node is noticed in a few seconds instead of about twenty."""
 
@@ -45,12 +48,13 @@ def _free_port() -> int:
 
 def _ray(*args: str, env: dict[str, str] | None = None) -> None:
     command = ["nice", "-n", "10", "ray", *args]
-    subprocess.run(command, check=True, capture_output=True, env={**os.environ, **(env or {})}, timeout=120)
+    done = subprocess.run(command, capture_output=True, text=True, env={**ENV, **(env or {})}, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 def _garmentkp(*args: str | Path) -> subprocess.Popen:
     command = ["nice", "-n", "10", sys.executable, "-m", "garmentcli", *map(str, args)]
-    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
 
 
 def _run(*args: str | Path) -> subprocess.CompletedProcess:
@@ -106,7 +110,7 @@ def cluster():
         started = Cluster()
         yield started
     finally:
-        subprocess.run(["ray", "stop", "--force"], capture_output=True, timeout=120)
+        subprocess.run(["ray", "stop", "--force"], capture_output=True, timeout=120, env=ENV)
 
 
 @pytest.fixture(scope="module")
@@ -239,3 +243,20 @@ def test_object_store_uris_are_named_and_read_as_local_files(photos):
         f"file://{photos}/{BAD[0]}: not a readable image (UnidentifiedImageError)",
         f"file://{photos}/{BAD[1]}: could not decode the image (corrupt or unsupported)",
     ]
+
+
+def test_measure_on_ray_gives_the_local_table(cluster, photos):
+    some = photos.parent / "some"
+    some.mkdir()
+    for name in [*sorted(p.name for p in photos.iterdir())[:10], BAD[0]]:
+        (some / name).write_bytes((photos / name).read_bytes())
+    local = _run("measure", some, "--px-per-cm", 10, "-o", some.parent / "sizes_local.csv")
+    ray = ["--engine", "ray", "--ray-address", cluster.address, "--ray-actors", 1]
+    on_ray = _run("measure", some, "--px-per-cm", 10, "-o", some.parent / "sizes_ray.csv", *ray)
+    assert (local.returncode, on_ray.returncode) == (2, 2), on_ray.stderr
+    assert (
+        _errors(on_ray.stderr)
+        == _errors(local.stderr)
+        == [f"error: {some / BAD[0]}: not a readable image (UnidentifiedImageError)"]
+    )
+    assert (some.parent / "sizes_ray.csv").read_text() == (some.parent / "sizes_local.csv").read_text()

@@ -12,6 +12,7 @@ import typer
 
 from garmentcli.choices import DEFAULT_MODEL, MIN_CONFIDENCE
 from garmentcli.cli import common
+from garmentcli.cli.engine import LOCAL, EngineOption, RayActorsOption, RayAddressOption, on_ray
 from garmentcli.errors import InputError
 from garmentcli.io.atomic import atomic_write
 from garmentcli.io.digest import file_sha256
@@ -101,11 +102,15 @@ def measure(
             "CSV/JSON table) to compare with: errors per measurement."
         ),
     ] = None,
+    engine: EngineOption = LOCAL,
+    ray_address: RayAddressOption = None,
+    ray_actors: RayActorsOption = None,
 ) -> None:
     """Measure garments in cm: one row per garment with each measurement, the calibration used and flags.
 
     Examples: garmentkp measure gt.json --images photos/ --board board.json -o sizes.csv;
-    garmentkp detect photos/ -o - | garmentkp measure - --images photos/ --marker aruco:4x4_50:0:8.0 -o -
+    garmentkp detect photos/ -o - | garmentkp measure - --images photos/ --marker aruco:4x4_50:0:8.0 -o -;
+    photos detected on a Ray cluster: garmentkp measure photos/ --px-per-cm 12 -o sizes.csv --engine ray
     """
     from garmentcli.io.df2 import IMAGE_DIR
     from garmentcli.io.sources import expand_sources
@@ -137,6 +142,8 @@ def measure(
         "definitions_sha256": None if definitions is None else file_sha256(definitions),
         "min_confidence": min_confidence,
     }
+    if on_ray(engine) and (input_path == "-" or not _is_image_input(input_path)):
+        raise InputError(f"--engine ray detects garments in photos; {input_path} holds annotations: leave it out")
     failures = common.FailureLog(input=input_path)
     items: Iterable[ImageItem]
     total: int | None = None
@@ -146,7 +153,13 @@ def measure(
     elif _is_image_input(input_path):
         sources = expand_sources([input_path])
         detector = make_detector(model, refine, flip)
-        items, total = detected_items(sources, detector, failures.add), len(sources)
+        if on_ray(engine):
+            from garmentcli.scale.run import cluster_items
+
+            items = cluster_items(sources, detector, model, failures.add, ray_address, ray_actors)
+        else:
+            items = detected_items(sources, detector, failures.add)
+        total = len(sources)
         settings["detection"] = detection_settings(detector)
         detected = True
     elif Path(input_path).exists():

@@ -17,6 +17,7 @@ import orjson
 from garmentcli.errors import ImageReadError, InputError
 from garmentcli.io.jsonl import image_from_json
 from garmentcli.io.sources import ImageSource
+from garmentcli.measure.batch import ImageItem
 from garmentcli.scale.cluster import PredictorSpec, connected, default_actors, detect_blocks, require_ray
 from garmentcli.scale.shards import ShardFolder
 from garmentcli.schema.records import ImageRecord
@@ -47,6 +48,31 @@ def cluster_records(
                     on_error(sources[position], ImageReadError(failure))
             for line in lines:
                 yield image_from_json(orjson.loads(line))
+
+
+def cluster_items(
+    sources: Sequence[ImageSource],
+    predictor: Any,
+    model: str,
+    on_failure: Callable[[str], None],
+    address: str | None,
+    actors: int | None,
+) -> Iterator[ImageItem]:
+    """``measure``'s images detected on the cluster, as :func:`~garmentcli.measure.batch.detected_items` gives
+    them locally (ids ``0..n-1``, one-line failures); the calibration reads each photo again on the driver."""
+    from garmentcli.runtime.predictor import failure_message
+
+    require_ray()  # before the output is opened
+    spec = PredictorSpec.of(predictor, model, predictor.backend.device)
+    paths = {source.name: source.path for source in sources}
+
+    def report(source: ImageSource, exc: Exception) -> None:
+        on_failure(failure_message(source, exc))
+
+    return (
+        ImageItem(record, path=paths[record.file_name])
+        for record in cluster_records(sources, range(len(sources)), spec, report, address, actors)
+    )
 
 
 class ClusterDetection:
