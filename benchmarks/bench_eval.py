@@ -1,18 +1,26 @@
-"""Benchmark ``garmentkp eval`` against pycocotools and faster-coco-eval on a DeepFashion2-validation-sized set.
+"""Benchmark the whole ``garmentkp eval`` command against pycocotools and faster-coco-eval, side by side.
 
-Generates (once, cached in ``--workdir``) a synthetic set shaped like DeepFashion2 validation —
-32,153 images, ~54,000 garments with 294-landmark vectors and polygons, ~58,000 results with boxes,
-landmark vectors and scores — then times the whole job (load both JSON files + keypoint AP with the
-DeepFashion2 sigmas + box AP) three ways, each in its own subprocess so its peak RSS is its own:
+Generates (once, cached in ``--workdir``; seeded, so the same bytes every time) DeepFashion2-shaped
+sets: by default the 5,000-image one and one of DeepFashion2 validation's size — 32,153 images,
+~54,000 garments with 294-landmark vectors and polygons, ~58,000 results with boxes, landmark
+vectors and scores. On each it times the whole job (load both JSON files + keypoint AP with the
+DeepFashion2 sigmas + box AP) three ways, each as a whole process of its own (start-up and imports
+included, peak RSS its own):
 
-* ``garmentkp``: the ``garmentkp eval`` command (``--metrics ap,box``);
+* ``garmentkp``: the ``garmentkp eval`` command (``--metrics ap,box --json``), as a user runs it;
 * ``pycocotools``: COCO + loadRes + COCOeval('keypoints') and COCOeval('bbox');
 * ``faster-coco-eval``: the same through its COCO / COCOeval_faster.
 
-It prints wall times, ratios, peak RSS and checks that the 22 summary numbers agree (1e-9).
+The tools run in turn (garmentkp, pycocotools, faster-coco-eval, garmentkp, ...) ``--repeat`` times;
+it prints per tool the median wall and CPU time (with the range) and peak RSS, the ratios (medians of
+the ratios within each round, so a machine whose speed drifts stays fair) and whether the 22 summary
+numbers agree (1e-9).
 
-    python benchmarks/bench_eval.py               # full size (takes minutes; pycocotools alone ~1.5 min)
-    python benchmarks/bench_eval.py --scale 0.1   # a tenth, for a quick look
+    python benchmarks/bench_eval.py                 # both sets, 3 rounds (pycocotools ~2 min a round at full size)
+    python benchmarks/bench_eval.py --images 5000 --repeat 5
+    python benchmarks/bench_eval.py --images 3215 --repeat 1   # a tenth of the full size, a quick look
+
+pycocotools and faster-coco-eval come with the ``bench`` extra: ``pip install -e '.[bench]'``.
 """
 
 from __future__ import annotations
@@ -21,19 +29,21 @@ import argparse
 import contextlib
 import io
 import json
-import resource
+import os
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from statistics import median
 
 import numpy as np
-import orjson
 
 from garmentcli.schema.layout import DF2, NUM_LANDMARKS
 
 FULL_IMAGES = 32_153
+SETS = (5000, FULL_IMAGES)
+"""Images of the sets timed by default: the 5,000-image fixture and DeepFashion2 validation's size."""
 GARMENTS_PER_IMAGE = ([1, 2, 3], [0.45, 0.42, 0.13])
 EXTRA_RESULTS = 0.16
 """False positives and duplicates per garment, on top of one noisy detection for 92 % of garments."""
@@ -49,6 +59,8 @@ def data_paths(folder: Path, scale: float) -> tuple[Path, Path, Path]:
 
 def generate(folder: Path, scale: float, seed: int = 0) -> None:
     """Write the ground truth (DeepFashion2 COCO form), the results (a result list) and their counts."""
+    import orjson
+
     gt_path, pred_path, counts_path = data_paths(folder, scale)
     rng = np.random.default_rng(seed)
     num_images = max(1, round(FULL_IMAGES * scale))
@@ -134,19 +146,6 @@ def generate(folder: Path, scale: float, seed: int = 0) -> None:
     counts_path.write_text(json.dumps({"images": num_images, "garments": n, "results": len(results)}))
 
 
-def run_garmentkp(gt: Path, pred: Path) -> tuple[list[float], list[float]]:
-    from garmentcli.cli.app import app
-
-    with tempfile.TemporaryDirectory() as folder:
-        out = Path(folder) / "eval.json"
-        app(
-            ["--quiet", "eval", "--gt", str(gt), "--pred", str(pred), "--metrics", "ap,box", "--json", str(out)],
-            standalone_mode=False,
-        )
-        result = json.loads(out.read_text())
-    return [result["keypoints"][k] for k in KEYPOINT_NAMES], [result["bbox"][k] for k in BOX_NAMES]
-
-
 def run_coco_api(gt: Path, pred: Path, coco_class, eval_class) -> tuple[list[float], list[float]]:
     """pycocotools' and faster-coco-eval's classic API: one load, two evaluations."""
     coco_gt = coco_class(str(gt))
@@ -163,13 +162,10 @@ def run_coco_api(gt: Path, pred: Path, coco_class, eval_class) -> tuple[list[flo
     return stats[0], stats[1]
 
 
-def child(tool: str, gt: Path, pred: Path) -> None:
-    """Run one tool, print ``{"seconds", "peak_rss_mb", "keypoints", "bbox"}`` as the last stdout line."""
-    start = time.perf_counter()
+def child(tool: str, gt: Path, pred: Path, out: Path) -> None:
+    """Run pycocotools or faster-coco-eval; write ``{"keypoints", "bbox"}`` (their ``stats``) to ``out``."""
     with contextlib.redirect_stdout(io.StringIO()):
-        if tool == "garmentkp":
-            keypoints, bbox = run_garmentkp(gt, pred)
-        elif tool == "pycocotools":
+        if tool == "pycocotools":
             from pycocotools.coco import COCO
             from pycocotools.cocoeval import COCOeval
 
@@ -178,70 +174,112 @@ def child(tool: str, gt: Path, pred: Path) -> None:
             from faster_coco_eval import COCO, COCOeval_faster
 
             keypoints, bbox = run_coco_api(gt, pred, COCO, COCOeval_faster)
-    seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"seconds": seconds, "peak_rss_mb": peak, "keypoints": keypoints, "bbox": bbox}))
+    out.write_text(json.dumps({"keypoints": keypoints, "bbox": bbox}))
+
+
+def command(tool: str, gt: Path, pred: Path, out: Path) -> list[str]:
+    """The whole-process command line of ``tool``, writing its numbers to ``out``."""
+    if tool == "garmentkp":
+        flags = ["--metrics", "ap,box", "--json", str(out)]
+        return [sys.executable, "-m", "garmentcli", "-q", "eval", "--gt", str(gt), "--pred", str(pred), *flags]
+    return [sys.executable, __file__, "--child", tool, str(gt), str(pred), str(out)]
+
+
+def timed(tool: str, gt: Path, pred: Path) -> dict:
+    """One whole-process run: wall and CPU seconds, peak RSS (the operating system's accounting), numbers."""
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "numbers.json"
+        start = time.perf_counter()
+        process = subprocess.Popen(command(tool, gt, pred, out), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - start
+        process.returncode = os.waitstatus_to_exitcode(status)
+        error = process.stderr.read().decode(errors="replace")
+        process.stderr.close()
+        if process.returncode or not out.is_file():
+            raise RuntimeError(f"{tool} failed (exit {process.returncode}): {error[-2000:]}")
+        numbers = json.loads(out.read_text())
+    if tool == "garmentkp":
+        numbers = {
+            "keypoints": [numbers["keypoints"][k] for k in KEYPOINT_NAMES],
+            "bbox": [numbers["bbox"][k] for k in BOX_NAMES],
+        }
+    return {
+        "wall": wall,
+        "cpu": usage.ru_utime + usage.ru_stime,
+        "peak_mb": usage.ru_maxrss / 1024,
+        "numbers": numbers["keypoints"] + numbers["bbox"],
+    }
+
+
+def spread(values: list[float]) -> str:
+    """``median s (min–max)``."""
+    return f"{median(values):.2f} s ({min(values):.2f}–{max(values):.2f})"
+
+
+def compare(images: int, workdir: Path, tools: list[str], repeat: int) -> None:
+    """Time ``tools`` on the set of ``images`` images, ``repeat`` interleaved rounds, and print them side by side."""
+    scale = images / FULL_IMAGES
+    gt, pred, counts_path = data_paths(workdir, scale)
+    if not counts_path.is_file():
+        # generated in a subprocess: this process stays small
+        subprocess.run(
+            [sys.executable, __file__, "--generate", "--scale", repr(scale), "--workdir", str(workdir)], check=True
+        )
+    counts = json.loads(counts_path.read_text())
+    print(
+        f"\n{counts['images']} images: {gt.name} ({gt.stat().st_size / 1e6:.0f} MB, {counts['garments']} garments), "
+        f"{pred.name} ({pred.stat().st_size / 1e6:.0f} MB, {counts['results']} results); {repeat} round(s)"
+    )
+    runs: dict[str, list[dict]] = {tool: [] for tool in tools}
+    for _ in range(repeat):
+        for tool in tools:
+            runs[tool].append(timed(tool, gt, pred))
+    reference = runs[tools[0]]
+    print(f"{'':>17}  {'wall, median (range)':>24}  {'CPU':>24}  {'peak RSS':>9}  {'kp AP':>8}  {'box AP':>8}")
+    for tool in tools:
+        wall, cpu = [r["wall"] for r in runs[tool]], [r["cpu"] for r in runs[tool]]
+        numbers = runs[tool][-1]["numbers"]
+        print(
+            f"{tool:>17}  {spread(wall):>24}  {spread(cpu):>24}  "
+            f"{max(r['peak_mb'] for r in runs[tool]):6.0f} MB  {numbers[0]:.6f}  {numbers[len(KEYPOINT_NAMES)]:.6f}"
+        )
+    for tool in tools[1:]:
+        wall = [o["wall"] / r["wall"] for o, r in zip(runs[tool], reference, strict=True)]
+        cpu = [o["cpu"] / r["cpu"] for o, r in zip(runs[tool], reference, strict=True)]
+        memory = max(r["peak_mb"] for r in reference) / max(r["peak_mb"] for r in runs[tool])
+        ours, theirs = reference[-1]["numbers"], runs[tool][-1]["numbers"]
+        same = np.allclose(ours, theirs, rtol=0, atol=1e-9)
+        print(
+            f"{tools[0]} vs {tool}: {median(wall):.1f}× faster ({min(wall):.1f}–{max(wall):.1f}) in wall time, "
+            f"{median(cpu):.1f}× in CPU time; "
+            f"peak RSS {memory:.2f}×; numbers {'identical (1e-9)' if same else 'DIFFER'}"
+        )
+        if not same:
+            for name, a, b in zip(KEYPOINT_NAMES + BOX_NAMES, ours, theirs, strict=True):
+                print(f"   {name}: {a!r} vs {b!r}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scale", type=float, default=1.0, help="fraction of the DeepFashion2 validation size")
+    parser.add_argument("--images", type=int, nargs="+", default=list(SETS), help="images of each set to time")
+    parser.add_argument("--repeat", type=int, default=3, help="interleaved rounds per set")
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "garmentkp_bench_eval")
     parser.add_argument("--tools", default=",".join(TOOLS), help="comma-separated subset of " + ", ".join(TOOLS))
-    parser.add_argument("--child", nargs=3, metavar=("TOOL", "GT", "PRED"), help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=4, metavar=("TOOL", "GT", "PRED", "OUT"), help=argparse.SUPPRESS)
     parser.add_argument("--generate", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--scale", type=float, default=1.0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child[0], Path(args.child[1]), Path(args.child[2]))
+        child(args.child[0], *map(Path, args.child[1:]))
         return
     if args.generate:
         generate(args.workdir, args.scale)
         return
     args.workdir.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
-    gt, pred, counts_path = data_paths(args.workdir, args.scale)
-    if not counts_path.is_file():
-        # generated in a subprocess: this process stays small, so each tool's peak RSS is its own
-        command = [sys.executable, __file__, "--generate", "--scale", str(args.scale), "--workdir", str(args.workdir)]
-        subprocess.run(command, check=True)
-    counts = json.loads(counts_path.read_text())
-    print(
-        f"data: {counts['images']} images; "
-        f"{gt.name} ({gt.stat().st_size / 1e6:.0f} MB, {counts['garments']} garments), "
-        f"{pred.name} ({pred.stat().st_size / 1e6:.0f} MB, {counts['results']} results); ready in "
-        f"{time.perf_counter() - start:.1f} s"
-    )
-    figures = {}
-    for tool in args.tools.split(","):
-        done = subprocess.run(
-            [sys.executable, __file__, "--child", tool, str(gt), str(pred)], capture_output=True, text=True, check=False
-        )
-        if done.returncode:
-            print(f"{tool}: failed\n{done.stderr[-2000:]}")
-            continue
-        figures[tool] = json.loads(done.stdout.strip().splitlines()[-1])
-        print(
-            f"{tool:>17}: {figures[tool]['seconds']:7.1f} s   peak RSS {figures[tool]['peak_rss_mb']:7.0f} MB   "
-            f"kp AP {figures[tool]['keypoints'][0]:.6f}   box AP {figures[tool]['bbox'][0]:.6f}"
-        )
-    ours = figures.get("garmentkp")
-    for tool, other in figures.items():
-        if tool == "garmentkp" or ours is None:
-            continue
-        same = np.allclose(ours["keypoints"] + ours["bbox"], other["keypoints"] + other["bbox"], rtol=0, atol=1e-9)
-        print(
-            f"garmentkp vs {tool}: {other['seconds'] / ours['seconds']:.1f}x faster, "
-            f"peak RSS {ours['peak_rss_mb'] / other['peak_rss_mb']:.2f}x, "
-            f"numbers {'identical (1e-9)' if same else 'DIFFER'}"
-        )
-        if not same:
-            for name, a, b in zip(
-                KEYPOINT_NAMES + BOX_NAMES,
-                ours["keypoints"] + ours["bbox"],
-                other["keypoints"] + other["bbox"],
-                strict=True,
-            ):
-                print(f"   {name}: {a!r} vs {b!r}")
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the start")
+    for images in args.images:
+        compare(images, args.workdir, args.tools.split(","), args.repeat)
 
 
 if __name__ == "__main__":
