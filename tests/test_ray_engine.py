@@ -68,15 +68,12 @@ def _errors(stderr: str) -> list[str]:
 
 
 class Cluster:
-    """A head and one worker node on this machine; the worker can be killed and replaced."""
+    """A head and one worker node on this machine; the worker node can be killed."""
 
     def __init__(self) -> None:
         self.port = _free_port()
         self.address = f"127.0.0.1:{self.port}"
         _ray("start", "--head", "--port", str(self.port), "--include-dashboard=false", *NODE, env=FAST_DEATH)
-        self.add_worker()
-
-    def add_worker(self) -> None:
         _ray("start", "--address", self.address, *NODE)
 
     def kill_worker(self) -> None:
@@ -159,30 +156,6 @@ def test_ray_run_gives_the_local_records_and_failures(cluster, photos, local):
     assert not shard_folder(out).exists()
 
 
-def test_a_killed_worker_node_still_gives_every_image_once(cluster, photos):
-    out = photos.parent / "killed.jsonl"
-    # flip and refine make the run long enough (four passes an image) to kill the worker in the middle
-    run = _garmentkp(
-        "detect", photos, "-o", out, "--flip", "--refine", "--engine", "ray", "--ray-address", cluster.address,
-        "--ray-actors", 2,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 120
-        while not list(shard_folder(out).glob("block-*.jsonl")) and run.poll() is None:
-            assert time.monotonic() < deadline
-            time.sleep(0.2)
-        assert run.poll() is None, run.communicate()[1]
-        cluster.kill_worker()
-        _, stderr = run.communicate(timeout=300)
-    finally:
-        run.kill()
-        cluster.add_worker()  # the cluster as the other tests expect it
-    assert run.returncode == 2, stderr
-    names = [record.file_name for record in read_jsonl(out)]
-    readable = sorted(s.name for s in expand_sources([str(photos)]) if s.name not in BAD)
-    assert sorted(names) == readable  # each exactly once
-
-
 def test_resume_after_an_interrupted_ray_run(cluster, photos, local):
     expected, _ = local
     out = photos.parent / "resumed.json"
@@ -245,11 +218,17 @@ def test_object_store_uris_are_named_and_read_as_local_files(photos):
     ]
 
 
+def _subset(photos: Path, name: str, count: int) -> Path:
+    """A folder beside ``photos`` with its first ``count`` images and the text file named .jpg."""
+    folder = photos.parent / name
+    folder.mkdir()
+    for image in [*sorted(p.name for p in photos.iterdir())[:count], BAD[0]]:
+        (folder / image).write_bytes((photos / image).read_bytes())
+    return folder
+
+
 def test_measure_on_ray_gives_the_local_table(cluster, photos):
-    some = photos.parent / "some"
-    some.mkdir()
-    for name in [*sorted(p.name for p in photos.iterdir())[:10], BAD[0]]:
-        (some / name).write_bytes((photos / name).read_bytes())
+    some = _subset(photos, "some", 10)
     local = _run("measure", some, "--px-per-cm", 10, "-o", some.parent / "sizes_local.csv")
     ray = ["--engine", "ray", "--ray-address", cluster.address, "--ray-actors", 1]
     on_ray = _run("measure", some, "--px-per-cm", 10, "-o", some.parent / "sizes_ray.csv", *ray)
@@ -260,3 +239,28 @@ def test_measure_on_ray_gives_the_local_table(cluster, photos):
         == [f"error: {some / BAD[0]}: not a readable image (UnidentifiedImageError)"]
     )
     assert (some.parent / "sizes_ray.csv").read_text() == (some.parent / "sizes_local.csv").read_text()
+
+
+def test_a_killed_worker_node_still_gives_every_image_once(cluster, photos):
+    """The module's last test: it leaves the cluster without its worker node."""
+    some = _subset(photos, "to_kill", 40)
+    out = photos.parent / "killed.jsonl"
+    # flip and refine make the run long enough (four passes an image) to kill the worker in the middle
+    run = _garmentkp(
+        "detect", some, "-o", out, "--flip", "--refine", "--engine", "ray", "--ray-address", cluster.address,
+        "--ray-actors", 2,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while not list(shard_folder(out).glob("block-*.jsonl")) and run.poll() is None:
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        assert run.poll() is None, run.communicate()[1]
+        cluster.kill_worker()
+        _, stderr = run.communicate(timeout=300)
+    finally:
+        run.kill()
+    assert run.returncode == 2, stderr
+    names = [record.file_name for record in read_jsonl(out)]
+    readable = sorted(s.name for s in expand_sources([str(some)]) if s.name not in BAD)
+    assert sorted(names) == readable  # each exactly once

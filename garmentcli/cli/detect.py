@@ -126,19 +126,20 @@ def detect(
             def report(source: ImageSource, exc: Exception) -> None:
                 failures.add(failure_message(source, exc), source.path)
 
-            records = (
-                cluster.records(list(todo.values()), list(todo), report, sink.done)
+            # each image with its garment count: a record, or on Ray its line as the workers wrote it
+            streamed = (
+                cluster.lines(list(todo.values()), list(todo), report, sink.done)
                 if cluster is not None
-                else predictor.predict_sources(list(todo.values()), list(todo), on_error=report)
+                else ((r, len(r.garments)) for r in predictor.predict_sources(list(todo.values()), list(todo), report))
             )
             try:
-                for record in records:
+                for record, count in streamed:
                     with predictor.timer.measure("write"):
                         sink.append(record)
-                        if viz is not None:
+                        if viz is not None:  # local records only (--engine ray refuses --viz)
                             _write_overlay(viz, todo[record.id], record)
                     images += 1
-                    garments += len(record.garments)
+                    garments += count
                     progress.update(task, completed=images + len(failures))
             except KeyboardInterrupt:
                 done = len(found) - len(todo) + images

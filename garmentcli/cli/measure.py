@@ -154,8 +154,9 @@ def measure(
         sources = expand_sources([input_path])
         detector = make_detector(model, refine, flip)
         if on_ray(engine):
-            from garmentcli.scale.run import cluster_items
+            from garmentcli.scale.run import cluster_items, require_ray
 
+            require_ray()  # before the output is opened
             items = cluster_items(sources, detector, model, failures.add, ray_address, ray_actors)
         else:
             items = detected_items(sources, detector, failures.add)

@@ -207,7 +207,11 @@ class JsonlAppender:
             raise InputError(f"{self.path}: cannot open for appending ({exc.strerror or exc})") from exc
 
     def append(self, record: ImageRecord) -> None:
-        self._handle.write(orjson.dumps(image_to_json(record)) + b"\n")
+        self.append_line(orjson.dumps(image_to_json(record)))
+
+    def append_line(self, line: bytes) -> None:
+        """Append one image already serialised as its line (:func:`image_to_json`, no newline)."""
+        self._handle.write(line + b"\n")
         self._handle.flush()
 
     def close(self) -> None:

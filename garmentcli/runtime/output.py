@@ -153,8 +153,14 @@ class DetectionSink:
     def _check(self, run: dict[str, Any] | None) -> None:
         check_resumed_settings(self.output, self.recorded, run)
 
-    def append(self, record: ImageRecord) -> None:
-        self._appender.append(with_run(record, self._run))
+    def append(self, record: ImageRecord | bytes) -> None:
+        """Stream one image: its record, or its JSON Lines line already serialised (as cluster workers send it,
+        so the driver does not parse and re-serialise every image)."""
+        if isinstance(record, bytes):
+            line = record if self._run is None else orjson.dumps({RUN_KEY: self._run, **orjson.loads(record)})
+            self._appender.append_line(line)
+        else:
+            self._appender.append(with_run(record, self._run))
         self._run = None
 
     def finish(self) -> None:

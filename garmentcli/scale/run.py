@@ -20,12 +20,11 @@ from garmentcli.io.sources import ImageSource
 from garmentcli.measure.batch import ImageItem
 from garmentcli.scale.cluster import PredictorSpec, connected, default_actors, detect_blocks, require_ray
 from garmentcli.scale.shards import ShardFolder
-from garmentcli.schema.records import ImageRecord
 
 ErrorHandler = Callable[[ImageSource, Exception], None]
 
 
-def cluster_records(
+def cluster_lines(
     sources: Sequence[ImageSource],
     ids: Sequence[int],
     spec: PredictorSpec,
@@ -33,21 +32,20 @@ def cluster_records(
     address: str | None,
     actors: int | None,
     on_block: Callable[[list[bytes]], None] | None = None,
-) -> Iterator[ImageRecord]:
-    """The records of ``sources`` detected on the cluster, in input order; unreadable images go to
-    ``on_error(source, error)`` as one-line :class:`ImageReadError` s. ``on_block`` sees each finished
-    block's lines before its records are handed on."""
+) -> Iterator[tuple[bytes, int]]:
+    """Each image of ``sources`` detected on the cluster, in input order, as its JSON Lines line and garment
+    count; unreadable images go to ``on_error(source, error)`` as one-line :class:`ImageReadError` s.
+    ``on_block`` sees each finished block's lines before they are handed on."""
     with connected(address) as ray:
         pool = actors if actors is not None else default_actors(ray, spec.device)
         for block in detect_blocks(ray, sources, ids, spec, pool):
-            lines = [line for line in block.lines if line]
-            if on_block is not None:
-                on_block(lines)
             for position, failure in zip(block.positions, block.failures, strict=True):
                 if failure:
                     on_error(sources[position], ImageReadError(failure))
-            for line in lines:
-                yield image_from_json(orjson.loads(line))
+            done = [(line, count) for line, count in zip(block.lines, block.garments, strict=True) if line]
+            if on_block is not None:
+                on_block([line for line, _ in done])
+            yield from done
 
 
 def cluster_items(
@@ -59,20 +57,19 @@ def cluster_items(
     actors: int | None,
 ) -> Iterator[ImageItem]:
     """``measure``'s images detected on the cluster, as :func:`~garmentcli.measure.batch.detected_items` gives
-    them locally (ids ``0..n-1``, one-line failures); the calibration reads each photo again on the driver."""
+    them locally (ids ``0..n-1``, one-line failures); the calibration reads each photo again on the driver.
+    Ray must be installed (:func:`require_ray`) before this runs."""
     from garmentcli.runtime.predictor import failure_message
 
-    require_ray()  # before the output is opened
     spec = PredictorSpec.of(predictor, model, predictor.backend.device)
     paths = {source.name: source.path for source in sources}
 
     def report(source: ImageSource, exc: Exception) -> None:
         on_failure(failure_message(source, exc))
 
-    return (
-        ImageItem(record, path=paths[record.file_name])
-        for record in cluster_records(sources, range(len(sources)), spec, report, address, actors)
-    )
+    for line, _ in cluster_lines(sources, range(len(sources)), spec, report, address, actors):
+        record = image_from_json(orjson.loads(line))
+        yield ImageItem(record, path=paths[record.file_name])
 
 
 class ClusterDetection:
@@ -107,13 +104,14 @@ class ClusterDetection:
         if viz is not None:
             raise InputError("--viz draws overlays with the local engine only: draw them later with garmentkp draw")
 
-    def records(
+    def lines(
         self, sources: Sequence[ImageSource], ids: Sequence[int], on_error: ErrorHandler, received: set[str]
-    ) -> Iterator[ImageRecord]:
-        """First the shards' records the output has not ``received``, then those of ``sources`` from the cluster."""
-        yield from self.shards.records(received)
+    ) -> Iterator[tuple[bytes, int]]:
+        """JSON Lines lines and garment counts: first those of the shards the output has not ``received``, then
+        those of ``sources`` from the cluster, each block kept in a shard before it is handed on."""
+        yield from self.shards.lines(received)
         if sources:
-            yield from cluster_records(sources, ids, self.spec, on_error, self.address, self.actors, self.shards.write)
+            yield from cluster_lines(sources, ids, self.spec, on_error, self.address, self.actors, self.shards.write)
 
     def finish(self) -> None:
         self.shards.remove()

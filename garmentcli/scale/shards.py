@@ -21,9 +21,8 @@ from typing import Any
 import orjson
 
 from garmentcli.io.atomic import atomic_write
-from garmentcli.io.jsonl import read_done_names, read_jsonl
+from garmentcli.io.jsonl import read_done_names
 from garmentcli.runtime.output import check_resumed_settings
-from garmentcli.schema.records import ImageRecord
 
 
 def shard_folder(output: str | Path) -> Path:
@@ -62,12 +61,13 @@ class ShardFolder:
             with atomic_write(self.folder / f"block-{time.time_ns():020d}.jsonl", "wb") as handle:
                 handle.write(b"".join(line + b"\n" for line in lines))
 
-    def records(self, skip: set[str]) -> Iterator[ImageRecord]:
-        """The records of the finished shards whose names are not in ``skip``."""
+    def lines(self, skip: set[str]) -> Iterator[tuple[bytes, int]]:
+        """The lines (and garment counts) of the finished shards whose images are not in ``skip``."""
         for shard in self.shards():
-            for record in read_jsonl(shard):
-                if record.file_name not in skip:
-                    yield record
+            for line in shard.read_bytes().splitlines():
+                entry = orjson.loads(line)
+                if entry["file_name"] not in skip:
+                    yield line, len(entry["garments"])
 
     def remove(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
