@@ -130,7 +130,7 @@ class DetectWorker:
 
         os.environ["GARMENTKP_THREADS"] = str(ACTOR_CPUS)  # the session's threads on the CPUs Ray gave this actor
         if spec.version != __version__:
-            raise InputError(f"this Ray node runs garmentkp {__version__}, the driver {spec.version}: install one")
+            raise InputError(f"a Ray node runs garmentkp {__version__}, the driver {spec.version}: install one on all")
         self.predictor = Predictor(
             spec.model, spec.backend, spec.device, spec.options, spec.batch_size, spec.flip, 1, spec.refine
         )

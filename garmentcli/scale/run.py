@@ -2,8 +2,9 @@
 
 :class:`ClusterDetection` slots into ``detect`` where the local :class:`Predictor` streams its
 records: the same sources, ids, output lock, :class:`~garmentcli.runtime.output.DetectionSink`
-(settings record, resume refusal, final writers) and one-line failures; only where the records
-come from differs (the cluster, through the shards of :mod:`garmentcli.scale.shards`).
+(settings record, resume refusal, final writers) and one-line failures; only where the images come
+from differs (the cluster, through the shards of :mod:`garmentcli.scale.shards`), and they come as
+the JSON Lines lines the workers wrote, which the driver passes on without parsing them.
 """
 
 from __future__ import annotations
@@ -73,10 +74,10 @@ def cluster_items(
 
 
 class ClusterDetection:
-    """``detect``'s records from a Ray cluster, kept in shards beside ``output`` as they come.
+    """``detect``'s images from a Ray cluster, kept in shards beside ``output`` as they come.
 
     Open it inside the output's lock; :attr:`done` are the names its shards hold (with ``resume``),
-    :meth:`records` streams the rest, and :meth:`finish` drops the shards once the output is written.
+    :meth:`lines` streams the rest, and :meth:`finish` drops the shards once the output is written.
     """
 
     def __init__(
