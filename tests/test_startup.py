@@ -7,6 +7,7 @@ imported when it exited.
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import typer
@@ -29,6 +30,7 @@ with open(out, "w") as handle:
     json.dump({"code": code, "modules": sorted(sys.modules)}, handle)
 """
 
+SAMPLE = Path(__file__).resolve().parents[1] / "sample_images" / "flatlay" / "image" / "000001.jpg"
 HEAVY = {"numpy", "pandas", "cv2", "PIL", "torch", "onnxruntime", "matplotlib", "yaml", "defusedxml", "ray"}
 NETWORK = {"torch", "onnxruntime"}
 
@@ -114,3 +116,25 @@ def test_choice_names_are_the_implementations_names():
     assert tuple(BACKENDS) == BACKEND_NAMES
     assert all(callable(f) for f in (*READERS.values(), *WRITERS.values()))
     assert command_function("eval").__name__ == "eval_command"
+
+
+def test_detect_makes_one_onnxruntime_session_with_the_thread_settings(tmp_path, monkeypatch):
+    """One session for the whole run (refinement and flips included), with the inference threads and no spinning."""
+    import onnxruntime as ort
+
+    from garmentcli.runtime.backends import cpu_threads
+
+    made = []
+    real = ort.InferenceSession
+
+    def counted(path, options=None, **kwargs):
+        made.append(options)
+        return real(path, options, **kwargs)
+
+    monkeypatch.setattr(ort, "InferenceSession", counted)
+    args = ["-q", "detect", str(SAMPLE), "-o", str(tmp_path / "p.json"), "--refine", "--flip"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert len(made) == 1
+    assert made[0].intra_op_num_threads == cpu_threads()
+    assert made[0].get_session_config_entry("session.intra_op.allow_spinning") == "0"
