@@ -86,6 +86,12 @@ def test_convert_imports_no_network(tmp_path):
     assert len(read_annotations(tmp_path / "out.jsonl")) == len(sample_set())
 
 
+def test_quiet_detect_loads_no_rich_no_tables_no_torch(tmp_path):
+    packages = imported(tmp_path, "-q", "detect", str(SAMPLE), "-o", str(tmp_path / "p.json"))
+    assert "onnxruntime" in packages
+    assert not packages & {"rich", "pandas", "torch", "matplotlib"}, packages
+
+
 def test_quiet_keeps_opencv_quiet_when_it_is_imported_later(tmp_path):
     """``-q`` must not import OpenCV itself, yet OpenCV's warnings stay off when a command imports it."""
     script = (

@@ -118,8 +118,31 @@ def interrupted(done: int, total: int, what: str, output: str | Path, resumable:
     return typer.Exit(EXIT_INTERRUPTED)
 
 
-def make_progress() -> Progress:
-    """A progress bar on stderr; silent when stderr is not a terminal or ``--quiet`` was given."""
+class NoProgress:
+    """What :func:`make_progress` gives when no bar would show: the calls the commands make on rich's
+    ``Progress``, doing nothing, so that a scripted run does not load rich for a bar it never draws."""
+
+    disable = True
+
+    def __enter__(self) -> NoProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def add_task(self, *args: Any, **kwargs: Any) -> int:
+        return 0
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    advance = reset = update
+
+
+def make_progress() -> Progress | NoProgress:
+    """A progress bar on stderr; none (:class:`NoProgress`) when stderr is not a terminal or ``--quiet`` was given."""
+    if STATE.quiet or not sys.stderr.isatty():
+        return NoProgress()
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -136,7 +159,6 @@ def make_progress() -> Progress:
         TimeElapsedColumn(),
         TimeRemainingColumn(),
         console=console(),
-        disable=STATE.quiet or not sys.stderr.isatty(),
         transient=True,
     )
 
