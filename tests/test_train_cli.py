@@ -91,7 +91,7 @@ def test_default_training_starts_from_imagenet_and_keeps_the_frozen_stages(coco_
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--arch", "width"], "expected KEY=VALUE"),
+        (["--arch", "width"], "expected a model family (centernet, rtfpose) or KEY=VALUE"),
         (["--arch", "colour=3"], "unknown model config keys: colour"),
         (["--input-size", "100"], "multiple of 32"),
         (["--resume", "nowhere/last.pt"], "checkpoint not found"),
@@ -130,8 +130,33 @@ def test_cuda_without_gpu_is_a_user_error(coco_data: Path, tmp_path: Path) -> No
 
 
 def test_parse_arch_reads_numbers_and_lists() -> None:
-    assert parse_arch(["width=48", "depth=1,2,4,2", "max_objects=16"]) == {
-        "width": 48,
-        "depth": [1, 2, 4, 2],
-        "max_objects": 16,
-    }
+    assert parse_arch(["width=48", "depth=1,2,4,2", "max_objects=16"]) == (
+        None,
+        {"width": 48, "depth": [1, 2, 4, 2], "max_objects": 16},
+    )
+    assert parse_arch(["rtfpose", "mecs=false"], ("centernet", "rtfpose")) == ("rtfpose", {"mecs": False})
+
+
+def test_the_top_down_family_trains_from_the_cli(coco_data: Path, tmp_path: Path) -> None:
+    from garmentcli.models.checkpoint import load_checkpoint
+    from garmentcli.models.config import TOPDOWN_ARCHITECTURE
+
+    args = ["train", str(coco_data), "--out", str(tmp_path / "r"), "--epochs", "1", "--batch-size", "2"]
+    shape = ["input_width=64", "input_height=96", "channels=16", "hidden=32", "safe=false"]
+    result = CliRunner().invoke(app, [*args, "--freeze-stages", "5", "--arch", "rtfpose", *_arches(shape)])
+    assert result.exit_code == 0, result.output
+    assert "(6 garment crops)" in result.output and "input 64 x 96 px" in result.output
+    state = load_checkpoint(tmp_path / "r" / "last.pt")
+    assert state["architecture"] == TOPDOWN_ARCHITECTURE and state["config"]["safe"] is False
+    assert state["options"]["augment"]["rotation_deg"] == 25.0  # the top-down augmentation
+    for extra, message in (
+        (["--arch", "rtfpose", "--arch", "width=3"], "unknown top-down config keys: width"),
+        (["--arch", "rtfpose", "--input-size", "320"], "--arch input_width=W"),
+        (["--arch", "rtfpose", "--arch", "centernet"], "a second model family"),
+    ):
+        refused = CliRunner().invoke(app, ["train", str(coco_data), "--out", str(tmp_path / "x"), *extra])
+        assert refused.exit_code == 1 and message in refused.output, refused.output
+
+
+def _arches(pairs: list[str]) -> list[str]:
+    return [part for pair in pairs for part in ("--arch", pair)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,22 +16,33 @@ from garmentcli.errors import InputError, require_torch
 LOG_EVERY_STEPS = 25
 """Without a terminal (a log file), a progress line is printed every this many steps."""
 
+DEFAULT_INPUT_SIZE = 256
 
-def parse_arch(pairs: list[str]) -> dict[str, Any]:
-    """``["width=48", "depth=1,2,4,2", "backbone=efficientnet-lite1"]`` -> ``{"width": 48, "depth": [1, 2, 4, 2],
-    "backbone": "efficientnet-lite1"}`` (values read as JSON, else kept as a name)."""
+
+def parse_arch(pairs: list[str], families: Iterable[str] = ()) -> tuple[str | None, dict[str, Any]]:
+    """``["rtfpose", "channels=96"]`` -> ``("rtfpose", {"channels": 96})``; ``["width=48", "depth=1,2,4,2",
+    "backbone=efficientnet-lite1"]`` -> ``(None, {"width": 48, "depth": [1, 2, 4, 2], "backbone":
+    "efficientnet-lite1"})``: a family name (one of ``families``), and config fields (values read as JSON, else
+    kept as a name)."""
+    family: str | None = None
     arch: dict[str, Any] = {}
     for pair in pairs:
         key, sep, raw = pair.partition("=")
+        if not sep and key in families:
+            if family is not None and family != key:
+                raise InputError(f"--arch {key}: a second model family after {family}")
+            family = key
+            continue
         if not sep or not key:
-            raise InputError(f"--arch {pair!r}: expected KEY=VALUE, e.g. width=48 or depth=1,2,4,2")
+            known = f"a model family ({', '.join(families)}) or " if families else ""
+            raise InputError(f"--arch {pair!r}: expected {known}KEY=VALUE, e.g. width=48 or depth=1,2,4,2")
         try:
             arch[key] = json.loads(f"[{raw}]" if "," in raw else raw)
         except json.JSONDecodeError as exc:
             if "," in raw or not raw:
                 raise InputError(f"--arch {pair!r}: value is not a number, a name or a list of numbers") from exc
             arch[key] = raw  # a name, e.g. backbone=efficientnet-lite0
-    return arch
+    return family, arch
 
 
 def train(
@@ -49,7 +61,9 @@ def train(
     ] = None,
     epochs: Annotated[int | None, typer.Option(help="Epochs in all (default 30; on --resume: may extend).")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Images per optimiser step.")] = 16,
-    input_size: Annotated[int, typer.Option("--input-size", help="Network input side, a multiple of 32.")] = 256,
+    input_size: Annotated[
+        int, typer.Option("--input-size", help="Network input side, a multiple of 32 (centernet).")
+    ] = DEFAULT_INPUT_SIZE,
     lr: Annotated[float, typer.Option(help="Peak AdamW learning rate.")] = 2e-3,
     warmup: Annotated[int, typer.Option(help="Linear warm-up steps before the cosine decay.")] = 200,
     workers: Annotated[
@@ -66,8 +80,11 @@ def train(
     arch: Annotated[
         list[str] | None,
         typer.Option(
-            help="Network option KEY=VALUE (ModelConfig field), repeatable: backbone=efficientnet-lite0 (default), "
-            "-lite1, -lite2, or inverted-residual (the from-scratch network, shaped by width=, depth=, expansion=)."
+            help="The model family, centernet (the one-stage detector, default) or rtfpose (the top-down landmark "
+            "model: garment crops, landmarks only), and network options KEY=VALUE of its config, repeatable. "
+            "centernet (ModelConfig): backbone=efficientnet-lite0 (default), -lite1, -lite2, or inverted-residual "
+            "(from scratch, shaped by width=, depth=, expansion=). rtfpose (TopDownConfig): input_width=192, "
+            "input_height=256, mecs=, csff=, safe= (true/false, the RTFPose modules), channels=, hidden=, backbone=."
         ),
     ] = None,
     pretrained: Annotated[
@@ -97,15 +114,22 @@ def train(
     """
     torch = require_torch()
     from garmentcli.errors import SchemaError
-    from garmentcli.models.config import ModelConfig
+    from garmentcli.models.config import ModelConfig, TopDownConfig
     from garmentcli.train.data import load_samples
+    from garmentcli.train.families import FAMILY_NAMES, family
     from garmentcli.train.loop import Trainer, TrainOptions, resume_trainer, stored_validation
+    from garmentcli.train.topdown_data import TOPDOWN_AUGMENT
 
-    config = None
+    config: ModelConfig | TopDownConfig | None = None
     if resume is None:  # the defaults, changed by --arch (a stored config without "backbone" means the legacy one)
+        name, changes = parse_arch(arch or [], FAMILY_NAMES)
+        config_type = family(FAMILY_NAMES[name or "centernet"]).config_type
+        if config_type is TopDownConfig and input_size != DEFAULT_INPUT_SIZE:
+            raise InputError("--input-size: the rtfpose crop is set by --arch input_width=W --arch input_height=H")
+        if config_type is ModelConfig:
+            changes["input_size"] = input_size
         try:
-            changed = {**ModelConfig().to_dict(), **parse_arch(arch or []), "input_size": input_size}
-            config = ModelConfig.from_dict(changed)
+            config = config_type.from_dict({**config_type().to_dict(), **changes})
         except SchemaError as exc:
             raise InputError(f"--arch: {exc}") from None
     elif not val:
@@ -154,10 +178,15 @@ def train(
                 freeze_stages=freeze_stages,
                 backbone_lr=backbone_lr,
             )
+            if isinstance(config, TopDownConfig):
+                options.augment = TOPDOWN_AUGMENT
             trainer = Trainer(out, config, options, train_samples, val_samples, val_data=list(val or []))
+        shape = trainer.config
+        size = f"{shape.input_width} x {shape.input_height}" if isinstance(shape, TopDownConfig) else shape.input_size
+        crops = f" ({len(trainer.train_set)} garment crops)" if isinstance(shape, TopDownConfig) else ""
         common.info(
-            f"training on {len(train_samples)} images ({len(val_samples)} for validation), "
-            f"{trainer.parameters / 1e6:.2f} M parameters, input {trainer.config.input_size} px, "
+            f"training on {len(train_samples)} images{crops} ({len(val_samples)} for validation), "
+            f"{trainer.parameters / 1e6:.2f} M parameters, input {size} px, "
             f"{trainer.steps_per_epoch} steps per epoch, {trainer.options.epochs} epochs, run folder {out}"
         )
         started = time.perf_counter()

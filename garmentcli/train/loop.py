@@ -18,15 +18,14 @@ from typing import Any
 
 from garmentcli.errors import InputError, require_torch
 from garmentcli.models.checkpoint import load_checkpoint, restore_rng_state, save_checkpoint
-from garmentcli.models.codec import TargetCodec
-from garmentcli.models.config import SCRATCH_BACKBONE, ModelConfig
-from garmentcli.models.network import build_network, count_parameters
+from garmentcli.models.config import ARCHITECTURE, SCRATCH_BACKBONE, ModelConfig, TopDownConfig
+from garmentcli.models.network import count_parameters
 from garmentcli.runtime.backends import DEVICES
 from garmentcli.train.augment import AugmentConfig
-from garmentcli.train.data import GarmentDataset, Sample
-from garmentcli.train.losses import LossWeights, detection_losses
+from garmentcli.train.data import Sample
+from garmentcli.train.families import family, family_of
+from garmentcli.train.losses import LossWeights
 from garmentcli.train.runlog import plot_curves, write_csv
-from garmentcli.train.validate import validate
 
 torch = require_torch()
 
@@ -71,7 +70,7 @@ def resolve_device(name: str) -> Any:
     return torch.device(name)
 
 
-def _pretrained(config: ModelConfig, options: TrainOptions) -> bool:
+def _pretrained(config: ModelConfig | TopDownConfig, options: TrainOptions) -> bool:
     return options.pretrained and config.backbone != SCRATCH_BACKBONE
 
 
@@ -100,7 +99,7 @@ def _parameter_groups(network: Any, options: TrainOptions) -> list[dict[str, Any
     return [g for g in groups if g["params"]]
 
 
-def _loader(dataset: GarmentDataset, options: TrainOptions, epoch: int, shuffle: bool) -> Any:
+def _loader(dataset: Any, options: TrainOptions, epoch: int, shuffle: bool) -> Any:
     generator = torch.Generator().manual_seed(options.seed * 1_000_003 + epoch)
     return torch.utils.data.DataLoader(
         dataset,
@@ -118,7 +117,8 @@ class Trainer:
     """A run in progress: build with :meth:`create` (fresh) or :meth:`resume`, then :meth:`fit`."""
 
     out: Path
-    config: ModelConfig
+    config: ModelConfig | TopDownConfig
+    """The network's config; its type picks the model family (:func:`~garmentcli.train.families.family_of`)."""
     options: TrainOptions
     train_samples: Sequence[Sample]
     val_samples: Sequence[Sample]
@@ -140,8 +140,8 @@ class Trainer:
 
         torch.manual_seed(self.options.seed)
         self.device = resolve_device(self.options.device)
-        self.codec = TargetCodec(self.config)
-        self.network = build_network(self.config)
+        self.family = family_of(self.config)
+        self.network = self.family.build(self.config)
         if self.fresh and _pretrained(self.config, self.options):
             from garmentcli.models.efficientnet_lite import load_imagenet_weights
 
@@ -151,17 +151,16 @@ class Trainer:
             stage.requires_grad_(False)
         self.network.to(self.device)
         self.optimizer = torch.optim.AdamW(_parameter_groups(self.network, self.options), lr=self.options.lr)
-        self.steps_per_epoch = max(1, len(self.train_samples) // self.options.batch_size)
-        if len(self.train_samples) < self.options.batch_size:
+        self.train_set = self.family.dataset(self.train_samples, self.config, self.options.augment, self.options.seed)
+        self.steps_per_epoch = max(1, len(self.train_set) // self.options.batch_size)
+        if len(self.train_set) < self.options.batch_size:
+            items = "images" if self.family.architecture == ARCHITECTURE else "annotated garments"
             raise InputError(
-                f"{len(self.train_samples)} training images are fewer than one batch of {self.options.batch_size}"
+                f"{len(self.train_set)} training {items} are fewer than one batch of {self.options.batch_size}"
             )
         total = self.options.epochs * self.steps_per_epoch
         self.scheduler = make_scheduler(self.optimizer, min(self.options.warmup_steps, total // 4), total)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.device.type == "cuda")
-        self.train_set = GarmentDataset(
-            self.train_samples, self.codec, self.config.input_size, self.options.augment, self.options.seed
-        )
 
     @property
     def parameters(self) -> int:
@@ -176,6 +175,7 @@ class Trainer:
             "scaler": self.scaler.state_dict(),
             "epoch": self.epoch,
             "step": self.step,
+            "architecture": self.family.architecture,
             "config": self.config.to_dict(),
             "options": self.options.to_dict(),
             "history": self.history,
@@ -208,7 +208,7 @@ class Trainer:
             targets = {k: v.to(self.device, non_blocking=True) for k, v in targets.items()}
             with torch.autocast(self.device.type, dtype=torch.float16, enabled=autocast):
                 outputs = self.network(images)
-            terms = detection_losses(outputs, targets, self.options.weights)
+            terms = self.family.losses(outputs, targets, self.options)
             self.optimizer.zero_grad(set_to_none=True)
             self.scaler.scale(terms["loss"]).backward()
             self.scaler.unscale_(self.optimizer)
@@ -235,7 +235,7 @@ class Trainer:
             row["lr"] = self.optimizer.param_groups[0]["lr"]
             row["step"] = self.step
             if self.val_samples:
-                row.update(validate(self.network, self.config, self.val_samples, self.device))
+                row.update(self.family.validate(self.network, self.config, self.val_samples, self.device))
             row["seconds"] = round(time.perf_counter() - started, 1)
             self.epoch += 1
             self.history.append(row)
@@ -284,7 +284,7 @@ def resume_trainer(
         options.device = device
     if workers is not None:
         options.workers = workers
-    config = ModelConfig.from_dict(state["config"])
+    config = family(state.get("architecture", ARCHITECTURE)).config_type.from_dict(state["config"])
     stored = [str(spec) for spec in state.get("val_data") or []]
     trainer = Trainer(
         out, config, options, train_samples, val_samples, fresh=False, val_data=list(val_data or stored)

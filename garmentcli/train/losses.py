@@ -1,4 +1,4 @@
-"""The training losses: penalty-reduced focal loss on heatmaps, masked L1 on regressions.
+"""The training losses: penalty-reduced focal loss on heatmaps, masked L1 on regressions; SimCC KL divergence.
 
 Both follow CenterNet (Zhou et al., 2019), the detector DeepMark++ builds on: the focal loss
 sees every heatmap pixel, down-weighting negatives near a peak by ``(1 - target) ** beta``;
@@ -128,3 +128,17 @@ def detection_losses(outputs: dict[str, Any], targets: dict[str, Any], weights: 
     }
     total = sum(getattr(weights, name) * value for name, value in terms.items())
     return {"loss": total, **{f"loss_{name}": value for name, value in terms.items()}}
+
+
+def simcc_losses(outputs: tuple[Any, Any], targets: dict[str, Any]) -> dict[str, Any]:
+    """The top-down model's loss: KL divergence from each landmark's smoothed SimCC target to the softmax of its
+    logits, per axis, averaged over the landmarks whose ``weight`` is 1 (RTMPose's KL loss without the
+    temperature). Returns ``loss`` and the two axes' terms."""
+    weight = targets["weight"].float()
+    count = weight.sum().clamp(min=1.0)
+    terms = {}
+    for axis, logits in zip("xy", outputs, strict=True):
+        log_p = functional.log_softmax(logits.float(), dim=-1)
+        kl = functional.kl_div(log_p, targets[f"simcc_{axis}"].float(), reduction="none").sum(-1)
+        terms[f"loss_simcc_{axis}"] = (kl * weight).sum() / count
+    return {"loss": terms["loss_simcc_x"] + terms["loss_simcc_y"], **terms}

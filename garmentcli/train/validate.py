@@ -12,12 +12,14 @@ with the DeepFashion2 sigmas, and box AP).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from garmentcli.io.sources import ImageSource
 from garmentcli.models.codec import DecodeOptions
-from garmentcli.models.config import ModelConfig
+from garmentcli.models.config import ModelConfig, TopDownConfig
 from garmentcli.runtime.predictor import Predictor
+from garmentcli.schema.fld import is_fld
 from garmentcli.schema.records import AnnotationSet
 from garmentcli.train.data import Sample
 
@@ -56,4 +58,30 @@ def validate(
         "val_kp_AP50": float(keypoints["AP50"]),
         "val_kp_AP75": float(keypoints["AP75"]),
         "val_box_AP": float(boxes["AP"]),
+    }
+
+
+def validate_topdown(network: Any, config: TopDownConfig, samples: Sequence[Sample], device: Any) -> dict[str, float]:
+    """The top-down model on the ground-truth boxes of ``samples`` (through
+    :class:`~garmentcli.runtime.topdown.TopDownLandmarker`, as ``detect --landmarks`` runs it): ``val_kp_AP``,
+    ``val_kp_AP50``, ``val_kp_AP75`` and ``val_PCK`` (PCK@0.2 of the box)."""
+    from garmentcli.io.images import read_image
+    from garmentcli.metrics import evaluate
+    from garmentcli.runtime.topdown import TopDownLandmarker, torch_runner
+
+    landmarker = TopDownLandmarker(torch_runner(network, device), config, batch_size=BATCH)
+    records = []
+    for sample in samples:
+        garments = [g for g in sample.record.garments if not is_fld(g.category_id)]
+        found = [replace(g, score=None) for g in garments]
+        (predicted,) = landmarker.landmarks([read_image(sample.path)], [found])
+        records.append(replace(sample.record, garments=predicted))
+    truth = AnnotationSet([s.record for s in samples])
+    result = evaluate(truth, AnnotationSet(records), metrics=("ap", "pck"))
+    keypoints = result["keypoints"]
+    return {
+        "val_kp_AP": float(keypoints["AP"]),
+        "val_kp_AP50": float(keypoints["AP50"]),
+        "val_kp_AP75": float(keypoints["AP75"]),
+        "val_PCK": float(result["landmarks"]["PCK@0.2"]),
     }

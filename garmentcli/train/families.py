@@ -1,0 +1,87 @@
+"""The model families ``garmentkp train`` trains, each as what the training loop needs of it.
+
+The loop (:mod:`garmentcli.train.loop`) is one: optimiser, schedule, frozen stages, checkpoints,
+logs and resume are shared. What differs between the one-stage detector (CenterNet after
+DeepMark++) and the top-down landmark model (RTFPose) is the network, the dataset that makes its
+inputs and targets, its loss and its validation; a :class:`Family` bundles those four, picked by
+the architecture name that every checkpoint stores.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from garmentcli.errors import SchemaError
+from garmentcli.models.config import ARCHITECTURE, TOPDOWN_ARCHITECTURE, ModelConfig, TopDownConfig
+from garmentcli.train.augment import AugmentConfig
+from garmentcli.train.data import Sample
+
+
+@dataclass(frozen=True)
+class Family:
+    """One trainable model family."""
+
+    architecture: str
+    config_type: type
+    build: Callable[[Any], Any]
+    dataset: Callable[[Sequence[Sample], Any, AugmentConfig | None, int], Any]
+    losses: Callable[[Any, dict[str, Any], Any], dict[str, Any]]
+    """``(outputs, targets, options)`` -> the loss terms, ``loss`` their weighted sum."""
+    validate: Callable[[Any, Any, Sequence[Sample], Any], dict[str, float]]
+    """``(network, config, samples, device)`` -> figures, ``val_kp_AP`` among them (it picks ``best.pt``)."""
+
+
+def _centernet() -> Family:
+    from garmentcli.models.codec import TargetCodec
+    from garmentcli.models.network import build_network
+    from garmentcli.train.data import GarmentDataset
+    from garmentcli.train.losses import detection_losses
+    from garmentcli.train.validate import validate
+
+    def dataset(samples: Sequence[Sample], config: ModelConfig, augment: AugmentConfig | None, seed: int) -> Any:
+        return GarmentDataset(samples, TargetCodec(config), config.input_size, augment, seed)
+
+    return Family(
+        ARCHITECTURE,
+        ModelConfig,
+        build_network,
+        dataset,
+        lambda outputs, targets, options: detection_losses(outputs, targets, options.weights),
+        validate,
+    )
+
+
+def _topdown() -> Family:
+    from garmentcli.models.topdown import build_topdown
+    from garmentcli.train.losses import simcc_losses
+    from garmentcli.train.topdown_data import CropDataset
+    from garmentcli.train.validate import validate_topdown
+
+    return Family(
+        TOPDOWN_ARCHITECTURE,
+        TopDownConfig,
+        build_topdown,
+        CropDataset,
+        lambda outputs, targets, options: simcc_losses(outputs, targets),
+        validate_topdown,
+    )
+
+
+FAMILY_NAMES = {"centernet": ARCHITECTURE, "rtfpose": TOPDOWN_ARCHITECTURE}
+"""What ``--arch`` calls each family -> its architecture name (in cards and checkpoints)."""
+
+
+def family(architecture: str) -> Family:
+    """The family of an architecture name (a checkpoint's, or one of :data:`FAMILY_NAMES`' values)."""
+    if architecture == ARCHITECTURE:
+        return _centernet()
+    if architecture == TOPDOWN_ARCHITECTURE:
+        return _topdown()
+    raise SchemaError(f"unknown architecture {architecture!r} (known: {', '.join(FAMILY_NAMES.values())})")
+
+
+def family_of(config: Any) -> Family:
+    """The family whose config ``config`` is."""
+    return family(TOPDOWN_ARCHITECTURE if isinstance(config, TopDownConfig) else ARCHITECTURE)
