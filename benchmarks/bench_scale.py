@@ -38,6 +38,7 @@ from garmentcli.scale.cluster import PredictorSpec
 from garmentcli.scale.run import cluster_lines
 
 ENV = {**os.environ, "RAY_AUTH_MODE": "disabled"}
+RAY = [sys.executable, "-m", "ray.scripts.scripts"]
 BURST_S = 0.005
 """Records closer than this to the first came with it (one batch or block is handed on in microseconds)."""
 
@@ -85,7 +86,7 @@ def main() -> None:
         ids = image_ids_from_names([s.name for s in sources])
         if address is None:
             address = f"127.0.0.1:{_free_port()}"
-            head = ["ray", "start", "--head", "--port", address.split(":")[1], "--num-cpus", "2"]
+            head = [*RAY, "start", "--head", "--port", address.split(":")[1], "--num-cpus", "2"]
             subprocess.run([*head, "--include-dashboard=false", "--disable-usage-stats"], check=True, env=ENV)
             started = True
         else:
@@ -110,7 +111,7 @@ def main() -> None:
                     entry["steady"].append(steady(cluster_lines(sources, ids, spec, print, address, actors)))
         finally:
             if started:
-                subprocess.run(["ray", "stop", "--force"], check=False, capture_output=True, env=ENV)
+                subprocess.run([*RAY, "stop", "--force"], check=False, capture_output=True, env=ENV)
     print(f"{args.images} synthetic 512 px flat-lays, {args.repeats} runs each, images/s median (min-max):")
     for name, entry in figures.items():
         print(f"  {name:18s} end to end {_spread(entry['end to end'])}   steady {_spread(entry['steady'])}")

@@ -36,6 +36,8 @@ NODE = ["--num-cpus", "1", "--object-store-memory", "200000000", "--disable-usag
 ENV = {**os.environ, "RAY_AUTH_MODE": "disabled"}
 """Every ray and garmentkp process of the tests: a cluster on 127.0.0.1 for the tests alone, no token (a local
 ``ray.init`` elsewhere on this machine may have left one in ~/.ray, which would split the nodes)."""
+RAY = [sys.executable, "-m", "ray.scripts.scripts"]
+"""The ``ray`` command of this Python, wherever pip put its scripts."""
 FAST_DEATH = {"RAY_health_check_period_ms": "1000", "RAY_health_check_failure_threshold": "3"}
 """A dead node is noticed in a few seconds instead of about twenty."""
 
@@ -47,7 +49,7 @@ def _free_port() -> int:
 
 
 def _ray(*args: str, env: dict[str, str] | None = None) -> None:
-    command = ["nice", "-n", "10", "ray", *args]
+    command = ["nice", "-n", "10", *RAY, *args]
     done = subprocess.run(command, capture_output=True, text=True, env={**ENV, **(env or {})}, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
 
@@ -107,7 +109,7 @@ def cluster():
         started = Cluster()
         yield started
     finally:
-        subprocess.run(["ray", "stop", "--force"], capture_output=True, timeout=120, env=ENV)
+        subprocess.run([*RAY, "stop", "--force"], capture_output=True, timeout=120, env=ENV)
 
 
 @pytest.fixture(scope="module")
