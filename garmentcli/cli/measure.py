@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -145,7 +146,9 @@ def measure(
     if on_ray(engine) and (input_path == "-" or not _is_image_input(input_path)):
         raise InputError(f"--engine ray detects garments in photos; {input_path} holds annotations: leave it out")
     failures = common.FailureLog(input=input_path)
-    items: Iterable[ImageItem]
+    items: Iterable[ImageItem] = ()
+    cluster_rows: Callable[[Callable[[], None]], Iterator[GarmentMeasurements]] | None = None
+    """On Ray: the rows measured on the cluster, given what to call as each photo is done."""
     total: int | None = None
     detected = False
     if input_path == "-":
@@ -154,10 +157,14 @@ def measure(
         sources = expand_sources([input_path])
         detector = make_detector(model, refine, flip)
         if on_ray(engine):
-            from garmentcli.scale.run import cluster_items, require_ray
+            from garmentcli.scale.run import MeasureSpec, cluster_measurements, require_ray
 
             require_ray()  # before the output is opened
-            items = cluster_items(sources, detector, model, failures.add, ray_address, ray_actors)
+            measuring = MeasureSpec(calibrator, chosen, min_confidence)
+            cluster_rows = functools.partial(
+                cluster_measurements,
+                *(sources, detector, model, measuring, failures.add, common.warn, ray_address, ray_actors),
+            )
         else:
             items = detected_items(sources, detector, failures.add)
         total = len(sources)
@@ -186,8 +193,12 @@ def measure(
             with atomic_write(run_file_path(output), "wb") as handle:
                 handle.write(orjson.dumps(run_record(settings), option=orjson.OPT_INDENT_2) + b"\n")
         task = progress.add_task("measuring", total=total)
-        rows = measure_items(
-            _counted(items, progress, task), calibrator, chosen, failures.add, common.warn, min_confidence
+        rows = (
+            cluster_rows(lambda: progress.advance(task))
+            if cluster_rows is not None
+            else measure_items(
+                _counted(items, progress, task), calibrator, chosen, failures.add, common.warn, min_confidence
+            )
         )
         kept: list[GarmentMeasurements] = []
         written, finished = _write(_kept(rows, kept) if report else rows, output, chosen.all_names(), json_output)

@@ -16,6 +16,7 @@ import contextlib
 import logging
 import math
 import os
+import pickle
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -67,13 +68,14 @@ class PredictorSpec:
     flip: bool = False
     refine: bool = False
     version: str = __version__
-    model_sha256: str = ""
-    """The driver's model file's hash: an actor whose model differs refuses to start."""
+    settings: dict[str, Any] = field(default_factory=dict)
+    """The driver's :func:`~garmentcli.runtime.output.detection_settings` (the model's hash among them): an actor
+    whose predictor's differ refuses to start."""
 
     @classmethod
     def of(cls, predictor: Any, model: str, device: str) -> PredictorSpec:
         """The spec of a predictor built on the driver from ``--model model``, for actors on ``device``."""
-        from garmentcli.models.registry import model_sha256
+        from garmentcli.runtime.output import detection_settings
 
         return cls(
             model,
@@ -83,8 +85,18 @@ class PredictorSpec:
             predictor.batch_size,
             predictor.flip,
             predictor.refine,
-            model_sha256=model_sha256(predictor.model),
+            settings=detection_settings(predictor),
         )
+
+
+@dataclass(frozen=True)
+class MeasureSpec:
+    """What the actors need to measure each photo right after detecting it, as ``measure`` does: the
+    calibrator and definitions built (and checked) on the driver, travelling pickled."""
+
+    calibrator: Any
+    definitions: Any
+    min_confidence: float
 
 
 def read_block(batch: dict[str, np.ndarray], filesystems: Sequence[Any]) -> dict[str, Any]:
@@ -121,11 +133,12 @@ class DetectWorker:
     """Ray actor: one :class:`~garmentcli.runtime.predictor.Predictor` detecting the decoded images of a block.
 
     Each row becomes its JSON Lines line (the record a local run writes for it), or passes its
-    failure on.
+    failure on. With ``measuring`` each photo is also calibrated and measured here, where its pixels
+    are, by :func:`~garmentcli.measure.batch.measure_items` as ``measure`` runs it locally.
     """
 
-    def __init__(self, spec: PredictorSpec) -> None:
-        from garmentcli.models.registry import model_sha256
+    def __init__(self, spec: PredictorSpec, measuring: MeasureSpec | None = None) -> None:
+        from garmentcli.runtime.output import detection_settings, settings_difference
         from garmentcli.runtime.predictor import Predictor
 
         os.environ["GARMENTKP_THREADS"] = str(ACTOR_CPUS)  # the session's threads on the CPUs Ray gave this actor
@@ -134,12 +147,15 @@ class DetectWorker:
         self.predictor = Predictor(
             spec.model, spec.backend, spec.device, spec.options, spec.batch_size, spec.flip, 1, spec.refine
         )
-        if model_sha256(self.predictor.model) != spec.model_sha256:
-            raise InputError(f"--model {spec.model}: this Ray node's file differs from the driver's: use one file")
+        differences = settings_difference(spec.settings, detection_settings(self.predictor))
+        if differences:  # another model file here, or an option the spec does not carry
+            raise InputError(f"a Ray node's predictor differs from the driver's ({'; '.join(differences)})")
+        self.measuring = measuring
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, Any]:
         readable = [i for i, failure in enumerate(batch["failure"]) if not failure]
         lines = [b""] * len(batch["failure"])
+        rows, notes = [b""] * len(lines), [b""] * len(lines)
         garments = np.zeros(len(lines), np.int64)
         size = self.predictor.batch_size
         for start in range(0, len(readable), size):
@@ -150,23 +166,45 @@ class DetectWorker:
                 record = ImageRecord(int(batch["id"][i]), str(batch["name"][i]), width, height, found)
                 lines[i] = orjson.dumps(image_to_json(record))
                 garments[i] = len(found)
+                if self.measuring is not None:
+                    rows[i], notes[i] = self._measured(record, image)
         return {
             "position": batch["position"],
             "failure": batch["failure"],
             "line": np.array(lines, dtype=object),
             "garments": garments,
+            "rows": np.array(rows, dtype=object),
+            "notes": np.array(notes, dtype=object),
         }
+
+    def _measured(self, record: ImageRecord, image: np.ndarray) -> tuple[bytes, bytes]:
+        """One photo's measurement rows (pickled) and its failures and warnings (``[kind, text]`` pairs, JSON)."""
+        from garmentcli.measure.batch import ImageItem, measure_items
+
+        assert self.measuring is not None
+        said: list[tuple[str, str]] = []
+        found = measure_items(
+            [ImageItem(record, image=image)],
+            self.measuring.calibrator,
+            self.measuring.definitions,
+            lambda text: said.append(("failure", text)),
+            lambda text: said.append(("warning", text)),
+            self.measuring.min_confidence,
+        )
+        return pickle.dumps(list(found)), orjson.dumps(said)
 
 
 @dataclass
 class Block:
     """One finished block on the driver: positions into the run's images, and for each its JSON Lines line and
-    garment count, or its failure."""
+    garment count, or its failure; when measuring also its rows (pickled) and messages (JSON)."""
 
     positions: list[int]
     lines: list[bytes]
     garments: list[int]
     failures: list[str]
+    rows: list[bytes]
+    notes: list[bytes]
 
 
 @contextlib.contextmanager
@@ -202,9 +240,15 @@ def default_actors(ray: Any, device: str) -> int:
 
 
 def detect_blocks(
-    ray: Any, sources: Sequence[ImageSource], ids: Sequence[int], spec: PredictorSpec, actors: int
+    ray: Any,
+    sources: Sequence[ImageSource],
+    ids: Sequence[int],
+    spec: PredictorSpec,
+    actors: int,
+    measuring: MeasureSpec | None = None,
 ) -> Iterator[Block]:
-    """Run the pipeline over ``sources`` (with their image ``ids``) on the connected cluster, block by block."""
+    """Run the pipeline over ``sources`` (with their image ``ids``) on the connected cluster, block by block
+    (measuring each photo too, with ``measuring``)."""
     filesystems = list({id(s.filesystem): s.filesystem for s in sources if isinstance(s, RemoteSource)}.values())
     index = {id(fs): i for i, fs in enumerate(filesystems)}
     rows = [
@@ -232,7 +276,7 @@ def detect_blocks(
     )
     data = data.map_batches(
         DetectWorker,
-        fn_constructor_args=(spec,),
+        fn_constructor_args=(spec, measuring),
         batch_size=per_block,
         num_cpus=ACTOR_CPUS,
         num_gpus=1 if gpu else None,
@@ -241,7 +285,8 @@ def detect_blocks(
     try:
         for batch in data.iter_batches(batch_size=None, batch_format="numpy"):
             positions, garments = batch["position"].tolist(), batch["garments"].tolist()
-            yield Block(positions, list(batch["line"]), garments, list(batch["failure"]))
+            lines, failures, rows, notes = (list(batch[key]) for key in ("line", "failure", "rows", "notes"))
+            yield Block(positions, lines, garments, failures, rows, notes)
     except ray.exceptions.RayError as exc:
         raise InputError(f"the Ray run failed: {_innermost_message(exc)}") from None
 

@@ -9,6 +9,7 @@ the JSON Lines lines the workers wrote, which the driver passes on without parsi
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -16,13 +17,40 @@ from typing import Any
 import orjson
 
 from garmentcli.errors import ImageReadError, InputError
-from garmentcli.io.jsonl import image_from_json
 from garmentcli.io.sources import ImageSource
-from garmentcli.measure.batch import ImageItem
-from garmentcli.scale.cluster import PredictorSpec, connected, default_actors, detect_blocks, require_ray
+from garmentcli.measure.runner import GarmentMeasurements
+from garmentcli.scale.cluster import (
+    Block,
+    MeasureSpec,
+    PredictorSpec,
+    connected,
+    default_actors,
+    detect_blocks,
+    require_ray,
+)
 from garmentcli.scale.shards import ShardFolder
 
 ErrorHandler = Callable[[ImageSource, Exception], None]
+
+
+def _blocks(
+    sources: Sequence[ImageSource],
+    ids: Sequence[int],
+    spec: PredictorSpec,
+    on_error: ErrorHandler,
+    address: str | None,
+    actors: int | None,
+    measuring: MeasureSpec | None = None,
+) -> Iterator[Block]:
+    """The finished blocks of a cluster run over ``sources``, in input order, once their unreadable images went
+    to ``on_error(source, error)`` as one-line :class:`ImageReadError` s."""
+    with connected(address) as ray:
+        pool = actors if actors is not None else default_actors(ray, spec.device)
+        for block in detect_blocks(ray, sources, ids, spec, pool, measuring):
+            for position, failure in zip(block.positions, block.failures, strict=True):
+                if failure:
+                    on_error(sources[position], ImageReadError(failure))
+            yield block
 
 
 def cluster_lines(
@@ -35,42 +63,43 @@ def cluster_lines(
     on_block: Callable[[list[bytes]], None] | None = None,
 ) -> Iterator[tuple[bytes, int]]:
     """Each image of ``sources`` detected on the cluster, in input order, as its JSON Lines line and garment
-    count; unreadable images go to ``on_error(source, error)`` as one-line :class:`ImageReadError` s.
-    ``on_block`` sees each finished block's lines before they are handed on."""
-    with connected(address) as ray:
-        pool = actors if actors is not None else default_actors(ray, spec.device)
-        for block in detect_blocks(ray, sources, ids, spec, pool):
-            for position, failure in zip(block.positions, block.failures, strict=True):
-                if failure:
-                    on_error(sources[position], ImageReadError(failure))
-            done = [(line, count) for line, count in zip(block.lines, block.garments, strict=True) if line]
-            if on_block is not None:
-                on_block([line for line, _ in done])
-            yield from done
+    count (unreadable ones go to ``on_error``). ``on_block`` sees each finished block's lines before they are
+    handed on."""
+    for block in _blocks(sources, ids, spec, on_error, address, actors):
+        done = [(line, count) for line, count in zip(block.lines, block.garments, strict=True) if line]
+        if on_block is not None:
+            on_block([line for line, _ in done])
+        yield from done
 
 
-def cluster_items(
+def cluster_measurements(
     sources: Sequence[ImageSource],
     predictor: Any,
     model: str,
+    measuring: MeasureSpec,
     on_failure: Callable[[str], None],
+    on_warning: Callable[[str], None],
     address: str | None,
     actors: int | None,
-) -> Iterator[ImageItem]:
-    """``measure``'s images detected on the cluster, as :func:`~garmentcli.measure.batch.detected_items` gives
-    them locally (ids ``0..n-1``, one-line failures); the calibration reads each photo again on the driver.
-    Ray must be installed (:func:`require_ray`) before this runs."""
+    on_image: Callable[[], None],
+) -> Iterator[GarmentMeasurements]:
+    """``measure``'s rows for photos detected, calibrated and measured on the cluster: the rows, failures and
+    warnings a local run gives (ids ``0..n-1`` as :func:`~garmentcli.measure.batch.detected_items` gives
+    them), in input order; ``on_image`` is called once per photo. Ray must be installed (:func:`require_ray`)
+    before this runs."""
     from garmentcli.runtime.predictor import failure_message
 
     spec = PredictorSpec.of(predictor, model, predictor.backend.device)
-    paths = {source.name: source.path for source in sources}
 
     def report(source: ImageSource, exc: Exception) -> None:
         on_failure(failure_message(source, exc))
 
-    for line, _ in cluster_lines(sources, range(len(sources)), spec, report, address, actors):
-        record = image_from_json(orjson.loads(line))
-        yield ImageItem(record, path=paths[record.file_name])
+    for block in _blocks(sources, range(len(sources)), spec, report, address, actors, measuring):
+        for rows, notes in zip(block.rows, block.notes, strict=True):
+            for kind, text in orjson.loads(notes) if notes else ():
+                (on_failure if kind == "failure" else on_warning)(text)
+            yield from pickle.loads(rows) if rows else ()
+            on_image()
 
 
 class ClusterDetection:
