@@ -17,6 +17,7 @@ import logging
 import math
 import os
 import pickle
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,7 +26,7 @@ import numpy as np
 import orjson
 
 from garmentcli import __version__
-from garmentcli.errors import ImageReadError, InputError, MissingDependencyError
+from garmentcli.errors import GarmentError, ImageReadError, InputError, MissingDependencyError
 from garmentcli.io.images import decode_image, read_image
 from garmentcli.io.jsonl import image_to_json
 from garmentcli.io.sources import ImageSource
@@ -223,7 +224,7 @@ def connected(address: str | None) -> Iterator[Any]:
     except (ConnectionError, ValueError, RuntimeError) as exc:
         where = f"--ray-address {address}: no Ray cluster there" if address else "Ray cannot start on this machine"
         raise InputError(f"{where} ({_innermost_message(exc)})") from None
-    logging.getLogger("ray.data").setLevel(logging.ERROR)
+    logging.getLogger("ray.data").setLevel(logging.CRITICAL)  # its errors reach the user as our one line
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False
     context.print_on_execution_start = False
@@ -292,8 +293,22 @@ def detect_blocks(
 
 
 def _innermost_message(exc: BaseException) -> str:
-    """The last line of the innermost cause's message (Ray wraps a worker's exception in several layers, each
-    with its traceback)."""
+    """The message of the garmentkp error behind a Ray error (an actor's refusal, say), else the last line of the
+    innermost cause's message: Ray wraps a worker's exception in several layers, each with its traceback."""
+    seen: set[int] = set()
+    stack = [exc]
+    while stack:
+        error = stack.pop()
+        if id(error) in seen:
+            continue
+        seen.add(id(error))
+        if isinstance(error, GarmentError):
+            return str(error)
+        links = (error.__cause__, error.__context__, getattr(error, "cause", None))
+        stack += [link for link in links if isinstance(link, BaseException)]
+    ours = re.findall(r"garmentcli\.errors\.\w+: (.+)", str(exc))
+    if ours:
+        return ours[-1]
     while exc.__cause__ is not None:
         exc = exc.__cause__
     return (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
