@@ -188,6 +188,7 @@ def test_image_folder_runs_the_detector_first(scene, monkeypatch):
 
         def __init__(self, refine, flip):
             self.model, self.options, self.refine, self.flip = resolve_model("default"), DecodeOptions(), refine, flip
+            self.landmarker = None
 
         def predict_sources_with_images(self, sources, ids=None, on_error=None):
             from garmentcli.io.images import read_image
@@ -199,7 +200,7 @@ def test_image_folder_runs_the_detector_first(scene, monkeypatch):
 
     asked = []
 
-    def make_detector(model, refine, flip):
+    def make_detector(model, refine, flip, landmarks=None):
         asked.append((model, refine, flip))
         return FakeDetector(refine, flip)
 

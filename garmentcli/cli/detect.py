@@ -60,6 +60,20 @@ def detect(
         bool, typer.Option("--resume", help="Skip images already in OUTPUT (after an interrupted run).")
     ] = False,
     failures_file: Annotated[Path | None, typer.Option("--failures", help=common.FAILURES_HELP)] = None,
+    landmarks: Annotated[
+        str | None,
+        typer.Option(
+            help="A top-down landmark model (garmentkp train --arch rtfpose, then export): its landmarks replace "
+            "the detector's for every garment found (or given by --boxes)."
+        ),
+    ] = None,
+    boxes: Annotated[
+        Path | None,
+        typer.Option(
+            help="Boxes and categories from this file (COCO, DeepFashion2, results, JSONL ...) instead of the "
+            "detector; images matched by file name. Needs --landmarks."
+        ),
+    ] = None,
     engine: EngineOption = LOCAL,
     ray_address: RayAddressOption = None,
     ray_actors: RayActorsOption = None,
@@ -72,13 +86,21 @@ def detect(
 
     Example: garmentkp detect photos/ -o pred.json --viz overlays/
     """
+    from garmentcli.errors import InputError
     from garmentcli.io.df2 import image_ids_from_names
+    from garmentcli.io.digest import file_sha256
+    from garmentcli.io.formats import read_annotations
     from garmentcli.io.sources import expand_sources
     from garmentcli.models.codec import DecodeOptions
     from garmentcli.runtime.output import DetectionSink, detection_settings, run_file_path, run_record
     from garmentcli.runtime.predictor import Predictor, failure_message
+    from garmentcli.runtime.topdown import GivenBoxes, load_landmarker
 
     ray = on_ray(engine)
+    if boxes is not None and landmarks is None:
+        raise InputError(f"--boxes {boxes}: needs --landmarks MODEL, the top-down model that places the landmarks")
+    if ray and landmarks is not None:
+        raise InputError("--landmarks: not on Ray yet; run it locally (--engine local)")
     if ray:
         from garmentcli.scale.listing import list_images
         from garmentcli.scale.run import ClusterDetection
@@ -89,20 +111,29 @@ def detect(
         found = expand_sources(sources)
     ids = image_ids_from_names([s.name for s in found])
     decode = DecodeOptions.plain if plain else DecodeOptions
-    predictor = Predictor(
-        model,
-        backend.value,
-        "cpu" if ray else device.value,  # on Ray the driver's predictor only names the settings
-        decode(score_thr=score_thr, max_dets=max_dets),
-        batch_size,
-        flip,
-        workers,
-        refine,
-    )
+    predictor: Predictor | GivenBoxes
+    if boxes is not None:
+        assert landmarks is not None
+        given = read_annotations(boxes)
+        predictor = GivenBoxes(load_landmarker(landmarks, backend.value, device.value, batch_size), given, str(boxes))
+        settings = predictor.settings(file_sha256(boxes))
+    else:
+        predictor = Predictor(
+            model,
+            backend.value,
+            "cpu" if ray else device.value,  # on Ray the driver's predictor only names the settings
+            decode(score_thr=score_thr, max_dets=max_dets),
+            batch_size,
+            flip,
+            workers,
+            refine,
+            landmarks,
+        )
+        settings = detection_settings(predictor)
     failures = common.FailureLog()
     images = garments = 0
     start = time.perf_counter()
-    run = run_record(detection_settings(predictor), found[0].root)
+    run = run_record(settings, found[0].root)
     with (
         common.writing("detect", output, viz, failures_file),
         failures.recording(failures_file),
@@ -110,6 +141,7 @@ def detect(
     ):
         cluster = None
         if ray:
+            assert isinstance(predictor, Predictor)
             cluster = ClusterDetection(output, resume, run, predictor, model, device.value, ray_address, ray_actors)
         done = sink.done | cluster.done if cluster is not None else sink.done
         todo = {image_id: s for s, image_id in zip(found, ids, strict=True) if s.name not in done}
@@ -150,7 +182,7 @@ def detect(
     elapsed = time.perf_counter() - start
     common.info(
         f"{images} images, {garments} garments, {len(failures)} failures, "
-        f"{images / max(elapsed, 1e-9):.1f} images/s ({predictor.backend.name}, {device.value}{', Ray' if ray else ''})"
+        f"{images / max(elapsed, 1e-9):.1f} images/s ({backend.value}, {device.value}{', Ray' if ray else ''})"
     )
     if not ray:
         stages = ", ".join(f"{stage} {ms:.1f}" for stage, ms in predictor.timer.per_image_ms().items())

@@ -77,6 +77,6 @@ def export(
         result = export_onnx(network, model_card, output)
     common.info(
         f"wrote {result.path} and {result.path.with_suffix('.json').name}: {result.card.parameters:,} parameters, "
-        f"input {config.input_size}px, max |onnxruntime - torch| = {result.max_abs_diff:.2e} "
+        f"input {result.card.input_text}, max |onnxruntime - torch| = {result.max_abs_diff:.2e} "
         f"(bound {EXPORT_TOLERANCE:g} x the output scale)"
     )

@@ -26,11 +26,12 @@ if TYPE_CHECKING:
     from garmentcli.measure.runner import GarmentMeasurements
 
 
-def make_detector(model: str, refine: bool, flip: bool) -> Detector:
-    """The default (or named) landmark model, loaded only when images are given instead of annotations."""
+def make_detector(model: str, refine: bool, flip: bool, landmarks: str | None = None) -> Detector:
+    """The default (or named) detector, with a top-down landmark model when one is named, loaded only when images
+    are given instead of annotations."""
     from garmentcli.runtime.predictor import Predictor
 
-    return Predictor(model, flip=flip, refine=refine)
+    return Predictor(model, flip=flip, refine=refine, landmarks=landmarks)
 
 
 def _is_image_input(input_path: str) -> bool:
@@ -92,6 +93,10 @@ def measure(
     flip: Annotated[
         bool, typer.Option(help="Image inputs: average with the mirrored image (flip augmentation).")
     ] = True,
+    landmarks: Annotated[
+        str | None,
+        typer.Option(help="Image inputs: a top-down landmark model whose landmarks replace the detector's."),
+    ] = None,
     failures_file: Annotated[Path | None, typer.Option("--failures", help=common.FAILURES_HELP)] = None,
     report: Annotated[
         Path | None, typer.Option(help="Also write a self-contained HTML report: a histogram per measurement.")
@@ -155,7 +160,7 @@ def measure(
         items = stream_items(read_lines(sys.stdin), images, failures.add)
     elif _is_image_input(input_path):
         sources = expand_sources([input_path])
-        detector = make_detector(model, refine, flip)
+        detector = make_detector(model, refine, flip, landmarks)
         if on_ray(engine):
             from garmentcli.scale.run import MeasureSpec, cluster_measurements, require_ray
 

@@ -53,7 +53,7 @@ def models(
         table.add_column(column, justify="right" if column.endswith("AP") or column == "parameters" else "left")
     for m in found:
         params = _figure(m.card.parameters) if m.card.parameters else "-"
-        table.add_row(m.name, m.origin, f"{m.card.input_size}px", params, *headline(m.card.metrics), str(m.onnx))
+        table.add_row(m.name, m.origin, m.card.input_text, params, *headline(m.card.metrics), str(m.onnx))
     if not found:
         common.warn("no models found; train one (garmentkp train) and export it (garmentkp export)")
     else:

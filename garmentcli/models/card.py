@@ -10,7 +10,7 @@ import orjson
 
 from garmentcli.errors import SchemaError
 from garmentcli.io.jsonio import load_json
-from garmentcli.models.config import ARCHITECTURE, ModelConfig
+from garmentcli.models.config import ARCHITECTURE, TOPDOWN_ARCHITECTURE, ModelConfig, TopDownConfig
 from garmentcli.schema.layout import NUM_LANDMARKS
 from garmentcli.settings import NonNegativeInt, settings_class
 
@@ -26,8 +26,10 @@ class ModelCard:
     """What a model is, how it was made and how well it does; every field checked when the card is made."""
 
     name: str
-    config: ModelConfig
-    architecture: Literal["garmentkp-centernet-v1"] = ARCHITECTURE
+    config: ModelConfig | TopDownConfig
+    """The network's shape: a :class:`ModelConfig` (the one-stage detector) or a :class:`TopDownConfig` (the
+    top-down landmark model); it decides ``architecture``."""
+    architecture: Literal["garmentkp-centernet-v1", "garmentkp-rtfpose-v1"] = ARCHITECTURE
     schema_version: Literal[1] = CARD_SCHEMA_VERSION
     landmarks: str = f"deepfashion2-{NUM_LANDMARKS}"
     parameters: NonNegativeInt | None = None
@@ -38,9 +40,28 @@ class ModelCard:
     export: dict[str, Any] = field(default_factory=dict)
     """Export facts: opset, max abs difference against torch, date."""
 
+    def __post_init__(self) -> None:  # the architecture follows the config's type
+        expected = TOPDOWN_ARCHITECTURE if isinstance(self.config, TopDownConfig) else ARCHITECTURE
+        if self.architecture != expected:
+            object.__setattr__(self, "architecture", expected)
+
     @property
-    def input_size(self) -> int:
+    def is_topdown(self) -> bool:
+        """A top-down landmark model (crops in, landmarks out) rather than a detector."""
+        return isinstance(self.config, TopDownConfig)
+
+    @property
+    def input_size(self) -> int | list[int]:
+        """The detector's square input side, or the top-down model's crop ``[width, height]``."""
+        if isinstance(self.config, TopDownConfig):
+            return [self.config.input_width, self.config.input_height]
         return self.config.input_size
+
+    @property
+    def input_text(self) -> str:
+        """The input size as people read it: ``256px``, ``192x256px``."""
+        size = self.input_size
+        return f"{size[0]}x{size[1]}px" if isinstance(size, list) else f"{size}px"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -69,7 +90,8 @@ class ModelCard:
             config = data.get("config")
             known = {f.name for f in fields(cls)} - {"config"}
             values = {k: v for k, v in data.items() if k in known and v is not None}
-            return cls(config=ModelConfig.from_dict(config) if isinstance(config, dict) else config, **values)
+            config_type = TopDownConfig if data.get("architecture") == TOPDOWN_ARCHITECTURE else ModelConfig
+            return cls(config=config_type.from_dict(config) if isinstance(config, dict) else config, **values)
         except SchemaError as exc:
             raise SchemaError(f"{source}: {exc}") from exc
 
@@ -78,5 +100,6 @@ class ModelCard:
         return cls.from_dict(load_json(path), str(path))
 
 
-if (ARCHITECTURE, CARD_SCHEMA_VERSION) != ("garmentkp-centernet-v1", 1):  # pragma: no cover - development check
+_CHOICES = (ARCHITECTURE, TOPDOWN_ARCHITECTURE, CARD_SCHEMA_VERSION)
+if _CHOICES != ("garmentkp-centernet-v1", "garmentkp-rtfpose-v1", 1):  # pragma: no cover - development check
     raise SchemaError("ModelCard's architecture / schema_version choices differ from the constants")

@@ -16,7 +16,7 @@ from typing import Any
 
 from garmentcli.errors import InputError, require_torch
 from garmentcli.io.atomic import atomic_write
-from garmentcli.models.config import ModelConfig
+from garmentcli.models.config import TOPDOWN_ARCHITECTURE, ModelConfig, TopDownConfig
 
 FORMAT_VERSION = 1
 
@@ -58,13 +58,24 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     return state
 
 
-def network_from_checkpoint(path: Path) -> tuple[Any, ModelConfig, dict[str, Any]]:
-    """The network of a training checkpoint (``garmentkp train``'s ``last.pt``/``best.pt``), its config and state."""
+def build_any(config: ModelConfig | TopDownConfig) -> Any:
+    """A fresh network of either family, by its config's type."""
+    if isinstance(config, TopDownConfig):
+        from garmentcli.models.topdown import build_topdown
+
+        return build_topdown(config)
     from garmentcli.models.network import build_network
 
+    return build_network(config)
+
+
+def network_from_checkpoint(path: Path) -> tuple[Any, ModelConfig | TopDownConfig, dict[str, Any]]:
+    """The network of a training checkpoint (``garmentkp train``'s ``last.pt``/``best.pt``), its config and state:
+    a detector, or a top-down landmark model when the checkpoint says so (``architecture``)."""
     state = load_checkpoint(path)
-    config = ModelConfig.from_dict(state["config"])
-    network = build_network(config)
+    topdown = state.get("architecture") == TOPDOWN_ARCHITECTURE
+    config = (TopDownConfig if topdown else ModelConfig).from_dict(state["config"])
+    network = build_any(config)
     try:
         network.load_state_dict(state["model"])
     except RuntimeError as exc:

@@ -97,6 +97,9 @@ if set(BackboneName.__args__) != set(BACKBONES):  # pragma: no cover - a develop
 TOPDOWN_ARCHITECTURE = "garmentkp-rtfpose-v1"
 """Name of the top-down landmark family :func:`garmentcli.models.topdown.build_topdown` builds."""
 
+TOPDOWN_OUTPUTS = ("simcc_x", "simcc_y")
+"""The deployed top-down graph's outputs: SimCC logits over the x bins and the y bins of each landmark group."""
+
 TOPDOWN_BACKBONES = BACKBONES[1:]
 """The top-down model always starts from an ImageNet-pretrainable EfficientNet-Lite trunk."""
 
@@ -148,3 +151,8 @@ class TopDownConfig:
         if unknown:
             raise SchemaError(f"unknown top-down config keys: {', '.join(sorted(unknown))}")
         return cls(**data)
+
+
+def output_names(config: ModelConfig | TopDownConfig) -> tuple[str, ...]:
+    """The deployed graph's outputs, in order: the detector's heads, or the top-down model's SimCC logits."""
+    return TOPDOWN_OUTPUTS if isinstance(config, TopDownConfig) else HEAD_NAMES

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ import onnxruntime as ort
 from garmentcli.errors import InputError, require_torch
 from garmentcli.io.atomic import atomic_write
 from garmentcli.models.card import METADATA_KEY, ModelCard
-from garmentcli.models.config import HEAD_NAMES
+from garmentcli.models.config import HEAD_NAMES, TopDownConfig, output_names
 from garmentcli.models.layers import fuse_batch_norm
 from garmentcli.models.network import InferenceNetwork, count_parameters
 
@@ -31,14 +32,23 @@ class ExportResult:
     max_abs_diff: float
 
 
-def max_output_difference(session: ort.InferenceSession, network: Any, images: np.ndarray) -> tuple[float, float]:
-    """Largest |onnxruntime - torch| over all heads, and the largest |torch| output (for a relative bound)."""
+def _runnable(network: Any) -> Any:
+    """The module whose outputs are the graph's: a detector through :class:`InferenceNetwork` (heatmaps through the
+    sigmoid), a top-down model as it is (SimCC logits)."""
+    return network.eval() if isinstance(network.config, TopDownConfig) else InferenceNetwork(network).eval()
+
+
+def max_output_difference(
+    session: ort.InferenceSession, reference: Any, images: np.ndarray, names: Sequence[str] = HEAD_NAMES
+) -> tuple[float, float]:
+    """Largest |onnxruntime - torch| over all outputs of the ``reference`` module (the network before its batch
+    norms were folded, so the folding is checked too), and the largest |torch| output (for a relative bound)."""
     torch = require_torch()
     with torch.inference_mode():
-        reference = [t.numpy() for t in InferenceNetwork(network.eval())(torch.from_numpy(images))]
-    produced = session.run(list(HEAD_NAMES), {INPUT_NAME: images})
-    diff = max(float(np.abs(a - b).max()) for a, b in zip(produced, reference, strict=True))
-    return diff, max(float(np.abs(r).max()) for r in reference)
+        expected = [t.numpy() for t in reference(torch.from_numpy(images))]
+    produced = session.run(list(names), {INPUT_NAME: images})
+    diff = max(float(np.abs(a - b).max()) for a, b in zip(produced, expected, strict=True))
+    return diff, max(float(np.abs(r).max()) for r in expected)
 
 
 def export_onnx(network: Any, card: ModelCard, path: Path, check_batch: int = 2, seed: int = 0) -> ExportResult:
@@ -50,11 +60,14 @@ def export_onnx(network: Any, card: ModelCard, path: Path, check_batch: int = 2,
     torch = require_torch()
     import onnx
 
-    config = card.config
-    deployed = InferenceNetwork(fuse_batch_norm(copy.deepcopy(network).cpu())).eval()
-    size = config.input_size
+    deployed = _runnable(fuse_batch_norm(copy.deepcopy(network).cpu()))
+    config = network.config
+    height, width = (
+        (config.input_height, config.input_width) if isinstance(config, TopDownConfig) else (config.input_size,) * 2
+    )
+    names = output_names(config)
     rng = np.random.default_rng(seed)
-    images = rng.uniform(0, 255, (check_batch, 3, size, size)).astype(np.float32)
+    images = rng.uniform(0, 255, (check_batch, 3, height, width)).astype(np.float32)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     with warnings.catch_warnings():
@@ -66,13 +79,13 @@ def export_onnx(network: Any, card: ModelCard, path: Path, check_batch: int = 2,
             dynamo=False,
             opset_version=OPSET,
             input_names=[INPUT_NAME],
-            output_names=list(HEAD_NAMES),
-            dynamic_axes={INPUT_NAME: {0: "batch"}, **{name: {0: "batch"} for name in HEAD_NAMES}},
+            output_names=list(names),
+            dynamic_axes={INPUT_NAME: {0: "batch"}, **{name: {0: "batch"} for name in names}},
         )
     card.parameters = count_parameters(network)
     card.export = {**card.export, "opset": OPSET, "torch": torch.__version__}
     session = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
-    diff, scale = max_output_difference(session, network, images)
+    diff, scale = max_output_difference(session, _runnable(network), images, names)
     card.export["max_abs_diff"] = diff
     if diff > EXPORT_TOLERANCE * max(1.0, scale):
         tmp.unlink()

@@ -18,7 +18,7 @@ from garmentcli.choices import DEFAULT_MODEL
 from garmentcli.errors import GarmentError, InputError
 from garmentcli.io.digest import file_sha256
 from garmentcli.models.card import METADATA_KEY, ModelCard
-from garmentcli.models.config import ModelConfig
+from garmentcli.models.config import TOPDOWN_ARCHITECTURE, ModelConfig, TopDownConfig
 
 BUNDLED_DIR = Path(__file__).parent / "bundled"
 """Models shipped inside the package."""
@@ -84,7 +84,9 @@ def _card_from_checkpoint(path: Path) -> ModelCard:
     from garmentcli.models.checkpoint import load_checkpoint
 
     state = load_checkpoint(path)
-    return ModelCard(name=path.stem, config=ModelConfig.from_dict(state["config"]))
+    topdown = state.get("architecture") == TOPDOWN_ARCHITECTURE
+    config = (TopDownConfig if topdown else ModelConfig).from_dict(state["config"])
+    return ModelCard(name=path.stem, config=config)
 
 
 def load_model_files(path: Path, origin: str = "path") -> ModelFiles:

@@ -1,7 +1,8 @@
 """One :class:`Backend` protocol, one small class per runtime; :data:`BACKENDS` picks one by name.
 
-Every backend takes the float32 ``(B, 3, S, S)`` letterboxed batch and returns the deployed
-graph's head outputs (heatmaps already through the sigmoid) as numpy arrays by head name.
+Every backend takes the float32 ``(B, 3, H, W)`` batch (letterboxed images, or garment crops for a top-down
+model) and returns the deployed graph's outputs as numpy arrays by name (a detector's heads with the heatmaps
+already through the sigmoid; a top-down model's SimCC logits).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import numpy as np
 
 from garmentcli.choices import DEVICES
 from garmentcli.errors import InputError, MissingDependencyError, require_torch
-from garmentcli.models.config import HEAD_NAMES
+from garmentcli.models.config import HEAD_NAMES, output_names
 from garmentcli.models.registry import ModelFiles
 
 
@@ -63,10 +64,11 @@ class OnnxBackend:
             raise InputError(f"{model.onnx}: onnxruntime cannot load it ({type(exc).__name__})") from exc
         self.device = device
         self.input_name = self.session.get_inputs()[0].name
+        self.outputs = output_names(model.card.config)
 
     def run(self, images: np.ndarray) -> dict[str, np.ndarray]:
-        outputs = self.session.run(list(HEAD_NAMES), {self.input_name: images})
-        return dict(zip(HEAD_NAMES, outputs, strict=True))
+        outputs = self.session.run(list(self.outputs), {self.input_name: images})
+        return dict(zip(self.outputs, outputs, strict=True))
 
 
 class TorchModuleBackend:

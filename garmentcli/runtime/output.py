@@ -57,16 +57,20 @@ def read_run_file(output: str | Path) -> dict[str, Any] | None:
 
 def detection_settings(predictor: Any) -> dict[str, Any]:
     """The settings of a :class:`~garmentcli.runtime.predictor.Predictor` that shape its results:
-    the model and its file's SHA-256, every decoding option, flip and refine (not the backend, device,
-    batch size or threads)."""
+    the model and its file's SHA-256, every decoding option, flip and refine, the top-down landmark model and its
+    SHA-256 (None without one; not the backend, device, batch size or threads)."""
     from garmentcli.models.registry import model_sha256
 
+    landmarker = predictor.landmarker
+    landmarks = None if landmarker is None else landmarker.model
     return {
         "model": predictor.model.name,
         "model_sha256": model_sha256(predictor.model),
         **dataclasses.asdict(predictor.options),
         "flip": predictor.flip,
         "refine": predictor.refine,
+        "landmarks": None if landmarker is None else landmarks.name if landmarks is not None else "in-memory",
+        "landmarks_sha256": None if landmarks is None else model_sha256(landmarks),
     }
 
 

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from garmentcli.errors import InputError
 from garmentcli.io.df2 import image_ids_from_names
 from garmentcli.io.images import read_image
 from garmentcli.io.sources import ImageSource
@@ -38,6 +39,7 @@ from garmentcli.models.registry import DEFAULT_MODEL, ModelFiles, resolve_model
 from garmentcli.runtime.backends import Backend, TorchModuleBackend, make_backend
 from garmentcli.runtime.letterbox import Letterbox, letterbox, to_tensor, warp
 from garmentcli.runtime.timing import StageTimer
+from garmentcli.runtime.topdown import TopDownLandmarker, load_landmarker
 from garmentcli.schema.records import Garment, ImageRecord
 
 ErrorHandler = Callable[[ImageSource, Exception], None]
@@ -83,8 +85,14 @@ class Predictor:
         flip: bool = False,
         workers: int = 2,
         refine: bool = False,
+        landmarks: str | Path | ModelFiles | TopDownLandmarker | None = None,
     ) -> None:
         self.model = model if isinstance(model, ModelFiles) else resolve_model(model)
+        if self.model.card.is_topdown:
+            raise InputError(
+                f"--model {self.model.name}: a top-down landmark model, which needs boxes: give it as --landmarks "
+                "(with a detector as --model) or with --boxes FILE"
+            )
         self.config = self.model.card.config
         self.backend: Backend = make_backend(backend, self.model, device) if isinstance(backend, str) else backend
         self.codec = TargetCodec(self.config)
@@ -93,6 +101,12 @@ class Predictor:
         self.flip = flip
         self.workers = max(1, workers)
         self.refine = refine
+        self.landmarker: TopDownLandmarker | None = (
+            landmarks
+            if landmarks is None or isinstance(landmarks, TopDownLandmarker)
+            else load_landmarker(landmarks, backend if isinstance(backend, str) else "onnx", device)
+        )
+        """The top-down model whose landmarks replace the detector's (``detect --landmarks``), or None."""
         self.timer = StageTimer()
 
     @classmethod
@@ -157,7 +171,8 @@ class Predictor:
     ) -> Iterator[tuple[ImageRecord, np.ndarray | None]]:
         ids = list(ids) if ids is not None else image_ids_from_names([s.name for s in sources])
         pending: list[_Prepared] = []
-        for item in self._prepare_ahead(list(zip(sources, ids, strict=True)), keep_images or self.refine):
+        keep = keep_images or self.refine or self.landmarker is not None
+        for item in self._prepare_ahead(list(zip(sources, ids, strict=True)), keep):
             if item.error is not None:
                 if on_error is None:
                     raise item.error
@@ -183,6 +198,11 @@ class Predictor:
         mapped = self._detect(canvases, boxes)
         if self.refine:
             mapped = self._refine(images, mapped)
+        if self.landmarker is not None:
+            if any(image is None for image in images):
+                raise ValueError("top-down landmarks need the images themselves")
+            with self.timer.measure("landmarks"):
+                mapped = self.landmarker.landmarks(images, mapped)  # type: ignore[arg-type]
         self.timer.images += len(canvases)
         return mapped
 

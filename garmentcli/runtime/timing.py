@@ -23,7 +23,8 @@ class StageTimer:
     clock: Callable[[], float] = time.perf_counter
 
     def add(self, stage: str, seconds: float) -> None:
-        self.seconds[stage] += seconds
+        """Count ``seconds`` for ``stage``: one of :data:`STAGES`, or another (``landmarks``) from its first use."""
+        self.seconds[stage] = self.seconds.get(stage, 0.0) + seconds
 
     @contextlib.contextmanager
     def measure(self, stage: str) -> Iterator[None]:

@@ -10,17 +10,24 @@ score gets the mean of its landmark scores. This is the one way top-down landmar
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from garmentcli.errors import InputError
+from garmentcli.io.images import read_image
+from garmentcli.io.sources import ImageSource
 from garmentcli.models.config import TopDownConfig
+from garmentcli.models.registry import ModelFiles
 from garmentcli.models.simcc import SimccCodec
 from garmentcli.runtime.crops import GarmentCrop
+from garmentcli.runtime.timing import StageTimer
+from garmentcli.schema.fld import is_fld
 from garmentcli.schema.layout import DF2
-from garmentcli.schema.records import Garment
+from garmentcli.schema.records import Garment, ImageRecord
 
 CropRunner = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 """float32 crops (B, 3, H, W), BGR 0..255 -> SimCC logits x (B, G, W * r) and y (B, G, H * r)."""
@@ -34,9 +41,13 @@ def codec_of(config: TopDownConfig) -> SimccCodec:
 class TopDownLandmarker:
     """Replaces the landmarks of given garments with the top-down model's."""
 
-    def __init__(self, run: CropRunner, config: TopDownConfig, batch_size: int = 16) -> None:
+    def __init__(
+        self, run: CropRunner, config: TopDownConfig, batch_size: int = 16, model: ModelFiles | None = None
+    ) -> None:
         self.run = run
         self.config = config
+        self.model = model
+        """The model files it runs (outputs record their name and hash), None for an in-memory network."""
         self.codec = codec_of(config)
         self.batch_size = batch_size
 
@@ -82,3 +93,96 @@ def torch_runner(network: Any, device: Any = "cpu") -> CropRunner:
         return logits_x.float().cpu().numpy(), logits_y.float().cpu().numpy()
 
     return run
+
+
+def load_landmarker(
+    model: str | Path | ModelFiles, backend: str = "onnx", device: str = "cpu", batch_size: int = 16
+) -> TopDownLandmarker:
+    """The top-down landmark model ``model`` (a name, an ``.onnx`` file with its card, or a ``.pt`` checkpoint)
+    ready to run: onnxruntime for ONNX files, torch for checkpoints."""
+    from garmentcli.models.config import TOPDOWN_OUTPUTS
+    from garmentcli.models.registry import resolve_model
+    from garmentcli.runtime.backends import OnnxBackend, check_device
+
+    files = model if isinstance(model, ModelFiles) else resolve_model(model)
+    config = files.card.config
+    if not isinstance(config, TopDownConfig):
+        raise InputError(
+            f"--landmarks {files.name}: a garment detector, not a top-down landmark model "
+            "(train one with --arch rtfpose)"
+        )
+    if files.onnx is not None and backend == "onnx":
+        session = OnnxBackend(files, device)
+
+        def run(crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            outputs = session.run(crops)
+            return outputs[TOPDOWN_OUTPUTS[0]], outputs[TOPDOWN_OUTPUTS[1]]
+
+        return TopDownLandmarker(run, config, batch_size, files)
+    if files.checkpoint is None:
+        raise InputError(f"{files.onnx}: the torch backend runs a top-down model from its .pt checkpoint; use onnx")
+    from garmentcli.models.checkpoint import network_from_checkpoint
+
+    check_device(device)
+    network = network_from_checkpoint(files.checkpoint)[0].to(device)
+    return TopDownLandmarker(torch_runner(network, device), config, batch_size, files)
+
+
+class GivenBoxes:
+    """``detect --boxes FILE --landmarks MODEL``: the top-down model's landmarks for boxes and categories read from
+    a file instead of found by the detector. Images are matched with the file's records by file name (the path
+    relative to the inputs' root, else the bare name when it is unique); an image the file has no record for is
+    a failure, and so is an unreadable one. The same interface as the predictor's ``predict_sources``."""
+
+    def __init__(self, landmarker: TopDownLandmarker, records: Sequence[ImageRecord], source: str) -> None:
+        self.landmarker = landmarker
+        self.source = source
+        self.by_name = {r.file_name: r for r in records}
+        bare: dict[str, list[ImageRecord]] = {}
+        for record in records:
+            bare.setdefault(Path(record.file_name).name, []).append(record)
+        self.by_bare_name = {name: found[0] for name, found in bare.items() if len(found) == 1}
+        self.timer = StageTimer()
+
+    def record_for(self, source: ImageSource) -> ImageRecord:
+        record = self.by_name.get(source.name) or self.by_bare_name.get(Path(source.name).name)
+        if record is None:
+            raise InputError(f"{source.path}: {self.source} has no boxes for this image")
+        return record
+
+    def predict_sources(
+        self,
+        sources: Sequence[ImageSource],
+        ids: Sequence[int],
+        on_error: Callable[[ImageSource, Exception], None],
+    ) -> Iterator[ImageRecord]:
+        for source, image_id in zip(sources, ids, strict=True):
+            try:
+                given = self.record_for(source)
+                with self.timer.measure("decode"):
+                    image = read_image(source.path)
+            except (InputError, OSError) as exc:
+                on_error(source, exc)
+                continue
+            garments = [  # the boxes, categories, scores and ids; nothing else of the file's garments
+                replace(g, segmentation=None, attributes={}, extra={})
+                for g in given.garments
+                if not is_fld(g.category_id)
+            ]
+            with self.timer.measure("landmarks"):
+                (found,) = self.landmarker.landmarks([image], [garments])
+            self.timer.images += 1
+            height, width = image.shape[:2]
+            yield ImageRecord(image_id, source.name, width, height, found)
+
+    def settings(self, boxes_sha256: str) -> dict[str, Any]:
+        """What an output of this run records: the boxes file and its hash, the landmark model and its hash."""
+        from garmentcli.models.registry import model_sha256
+
+        model = self.landmarker.model
+        return {
+            "boxes": self.source,
+            "boxes_sha256": boxes_sha256,
+            "landmarks": "in-memory" if model is None else model.name,
+            "landmarks_sha256": None if model is None else model_sha256(model),
+        }
