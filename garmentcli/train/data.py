@@ -135,7 +135,23 @@ def load_samples(specs: Sequence[str], on_error: Callable[[str], None]) -> list[
     return samples
 
 
-class GarmentDataset(torch.utils.data.Dataset):
+class SeededDataset(torch.utils.data.Dataset):
+    """A dataset whose item ``index`` draws its randomness from ``(seed, epoch, index)`` (:meth:`rng`): an epoch is
+    the same whatever the worker count, and a resumed run repeats it. Set the epoch before iterating."""
+
+    def __init__(self, augment: AugmentConfig | None, seed: int) -> None:
+        self.augment = augment
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def rng(self, index: int) -> np.random.Generator:
+        return np.random.default_rng((self.seed, self.epoch, index))
+
+
+class GarmentDataset(SeededDataset):
     """Samples as ``(uint8 BGR image tensor (3, S, S), {target name: tensor})`` pairs for the network.
 
     ``augment=None`` gives plain letterboxing (validation). Set the epoch before iterating so the
@@ -150,15 +166,10 @@ class GarmentDataset(torch.utils.data.Dataset):
         augment: AugmentConfig | None,
         seed: int = 0,
     ) -> None:
+        super().__init__(augment, seed)
         self.samples = list(samples)
         self.codec = codec
         self.input_size = input_size
-        self.augment = augment
-        self.seed = seed
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -167,7 +178,7 @@ class GarmentDataset(torch.utils.data.Dataset):
         """The letterboxed (and, for training, augmented) image, its garments and the image->input matrix."""
         sample = self.samples[index]
         image = read_image(sample.path)
-        rng = np.random.default_rng((self.seed, self.epoch, index))
+        rng = self.rng(index)
         if self.augment is None:
             return warp_sample(image, sample.record.garments, self.input_size, AugmentConfig.off(), rng)
         return augment_sample(image, sample.record.garments, self.input_size, self.augment, rng)

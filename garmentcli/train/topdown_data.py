@@ -26,7 +26,7 @@ from garmentcli.schema.fld import is_fld
 from garmentcli.schema.layout import DF2
 from garmentcli.schema.records import Garment
 from garmentcli.train.augment import AugmentConfig, degrade, jitter_colour
-from garmentcli.train.data import Sample
+from garmentcli.train.data import Sample, SeededDataset
 
 torch = require_torch()
 
@@ -84,23 +84,18 @@ def random_crop(
     return crop, mirror
 
 
-class CropDataset(torch.utils.data.Dataset):
+class CropDataset(SeededDataset):
     """Garment crops as ``(uint8 BGR tensor (3, H, W), {"simcc_x", "simcc_y", "weight"})``; ``augment=None``
     gives the plain inference crop (validation)."""
 
     def __init__(
         self, samples: Sequence[Sample], config: TopDownConfig, augment: AugmentConfig | None, seed: int = 0
     ) -> None:
+        super().__init__(augment, seed)
         self.samples = list(samples)
         self.items = crop_items(self.samples)
         self.config = config
         self.codec = codec_of(config)
-        self.augment = augment
-        self.seed = seed
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
 
     def __len__(self) -> int:
         return len(self.items)
@@ -111,7 +106,7 @@ class CropDataset(torch.utils.data.Dataset):
         sample = self.samples[s]
         garment = sample.record.garments[g]
         image = read_image(sample.path)
-        rng = np.random.default_rng((self.seed, self.epoch, index))
+        rng = self.rng(index)
         if self.augment is None:
             crop, mirror = GarmentCrop.around(garment.bbox, self.config.input_width, self.config.input_height), False
         else:
