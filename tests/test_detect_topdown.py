@@ -134,3 +134,12 @@ def test_measure_takes_its_landmarks_from_the_top_down_model(landmark_model: Pat
     settings = json.loads((tmp_path / ".sizes.csv.run.json").read_text())["settings"]
     assert settings["detection"]["landmarks"] == "tiny-rtfpose"
     assert out.read_text().count("\n") > 1
+
+
+def test_top_down_landmarks_are_refused_on_ray_in_one_line(landmark_model: Path, few_images: Path, tmp_path: Path):
+    for command in (
+        ["detect", str(few_images), "-o", str(tmp_path / "p.json")],
+        ["measure", str(few_images), "--px-per-cm", "5", "-o", str(tmp_path / "s.csv")],
+    ):
+        result = CliRunner().invoke(app, [*command, "--engine", "ray", "--landmarks", str(landmark_model)])
+        assert result.exit_code == 1 and "--landmarks: not on Ray yet" in result.output, result.output

@@ -150,6 +150,8 @@ def measure(
     }
     if on_ray(engine) and (input_path == "-" or not _is_image_input(input_path)):
         raise InputError(f"--engine ray detects garments in photos; {input_path} holds annotations: leave it out")
+    if on_ray(engine) and landmarks is not None:
+        raise InputError("--landmarks: not on Ray yet; run it locally (--engine local)")
     failures = common.FailureLog(input=input_path)
     items: Iterable[ImageItem] = ()
     cluster_rows: Callable[[Callable[[], None]], Iterator[GarmentMeasurements]] | None = None
