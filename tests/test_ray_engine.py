@@ -72,11 +72,18 @@ def _errors(stderr: str) -> list[str]:
 class Cluster:
     """A head and one worker node on this machine; the worker node can be killed."""
 
-    def __init__(self) -> None:
-        self.port = _free_port()
-        self.address = f"127.0.0.1:{self.port}"
-        _ray("start", "--head", "--port", str(self.port), "--include-dashboard=false", *NODE, env=FAST_DEATH)
-        _ray("start", "--address", self.address, *NODE)
+    def __init__(self, attempts: int = 3) -> None:
+        for attempt in range(attempts):  # a node that misses Ray's fixed 30 s start-up wait on a loaded machine
+            self.port = _free_port()
+            self.address = f"127.0.0.1:{self.port}"
+            try:
+                _ray("start", "--head", "--port", str(self.port), "--include-dashboard=false", *NODE, env=FAST_DEATH)
+                _ray("start", "--address", self.address, *NODE)
+                return
+            except AssertionError:
+                subprocess.run([*RAY, "stop", "--force"], capture_output=True, timeout=120, env=ENV)
+                if attempt == attempts - 1:
+                    raise
 
     def kill_worker(self) -> None:
         """SIGKILL the worker node's raylet and every process it started (its workers, its actor)."""
