@@ -41,9 +41,7 @@ class ModelCard:
     """Export facts: opset, max abs difference against torch, date."""
 
     def __post_init__(self) -> None:  # the architecture follows the config's type
-        expected = TOPDOWN_ARCHITECTURE if isinstance(self.config, TopDownConfig) else ARCHITECTURE
-        if self.architecture != expected:
-            object.__setattr__(self, "architecture", expected)
+        self.architecture = TOPDOWN_ARCHITECTURE if isinstance(self.config, TopDownConfig) else ARCHITECTURE
 
     @property
     def is_topdown(self) -> bool:
