@@ -166,13 +166,18 @@ def test_a_tiny_network_learns_the_classes_from_folder_labels_alone(tmp_path: Pa
     assert float(after[red, 7].mean()) > float(before[red, 7].mean()) + 0.3
 
 
-def test_the_teacher_adopts_its_best_allowed_and_confident_garment() -> None:
+def test_the_teacher_adopts_the_allowed_detection_of_the_garment_it_is_sure_of() -> None:
     from garmentcli.schema.records import Garment, ImageRecord
     from garmentcli.train.pseudo import adopt_teacher
 
-    skirt = Garment(9, [5, 5, 20, 20], np.column_stack([np.ones((8, 2)) * 7, np.linspace(0, 1, 8)]), score=0.6)
-    trousers = Garment(8, [1, 1, 30, 30], np.column_stack([np.ones((14, 2)), np.full(14, 0.9)]), score=0.9)
-    record = ImageRecord(1, "a.jpg", 64, 64, [skirt, trousers])
+    def garment(category: int, bbox: list[float], score: float, landmark_scores: np.ndarray) -> Garment:
+        points = np.column_stack([np.full((len(landmark_scores), 2), 7.0), landmark_scores])
+        return Garment(category, bbox, points, score=score)
+
+    trousers = garment(8, [1, 1, 30, 30], 0.9, np.full(14, 0.9))  # the teacher's sure garment, a wrong category
+    skirt = garment(9, [2, 2, 28, 28], 0.3, np.linspace(0, 1, 8))  # the same garment (IoU 0.87), allowed
+    far_skirt = garment(9, [40, 40, 20, 20], 0.45, np.full(8, 0.9))  # allowed, more confident, elsewhere
+    record = ImageRecord(1, "a.jpg", 64, 64, [trousers, skirt, far_skirt])
     adopted = adopt_teacher(record, frozenset({9}), min_score=0.5, min_landmark_score=0.3)
     assert adopted is not None and adopted.category_id == 9 and adopted.score is None
     np.testing.assert_array_equal(adopted.bbox, skirt.bbox)
@@ -180,8 +185,10 @@ def test_the_teacher_adopts_its_best_allowed_and_confident_garment() -> None:
     assert adopted.landmarks[sure, 2].tolist() == [2.0] * int(sure.sum())
     assert adopted.landmarks[~sure].tolist() == [[0.0, 0.0, 0.0]] * int((~sure).sum())
     assert adopt_teacher(record, frozenset({8, 9}), 0.5, 0.3).category_id == 8  # the more confident one
-    assert adopt_teacher(record, frozenset({9}), 0.7, 0.3) is None
-    assert adopt_teacher(record, frozenset({1}), 0.0, 0.3) is None
+    assert adopt_teacher(record, frozenset({9}), 0.95, 0.3) is None  # not sure of any garment
+    assert adopt_teacher(record, frozenset({1}), 0.0, 0.3) is None  # no allowed detection
+    alone = ImageRecord(2, "b.jpg", 64, 64, [trousers, far_skirt])
+    assert adopt_teacher(alone, frozenset({9}), 0.5, 0.3) is None  # the allowed one is another place
 
 
 def test_train_with_a_teacher_gives_photos_targets_and_leaves_negatives_weak(tmp_path: Path) -> None:

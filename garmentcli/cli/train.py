@@ -97,12 +97,15 @@ def train(
     teacher: Annotated[
         str | None,
         typer.Option(
-            help="Self-training: this model's confident garments of an allowed category on the weakly-labelled "
-            "photos become box and landmark targets (a bundled name or an .onnx/.pt path)."
+            help="Self-training: where this model is sure of a garment on a weakly-labelled photo, its detection "
+            "of an allowed category there becomes the box and landmark target (a bundled name or an .onnx/.pt path)."
         ),
     ] = None,
     teacher_score: Annotated[
-        float, typer.Option(min=0.0, max=1.0, help="Least score of a teacher detection that becomes a target.")
+        float,
+        typer.Option(
+            min=0.0, max=1.0, help="Least score of the teacher's best detection on a photo for it to get targets."
+        ),
     ] = 0.5,
     backbone_lr: Annotated[
         float, typer.Option(min=0.0, help="Learning rate of the pretrained backbone relative to --lr.")
@@ -142,10 +145,9 @@ def train(
         skipped = common.FailureLog()
         train_samples = load_samples(data, skipped.add)
         if teacher is not None:
-            from garmentcli.runtime.predictor import Predictor
-            from garmentcli.train.pseudo import pseudo_label
+            from garmentcli.train.pseudo import pseudo_label, teacher_predictor
 
-            train_samples, adopted = pseudo_label(train_samples, Predictor(teacher), min_score=teacher_score)
+            train_samples, adopted = pseudo_label(train_samples, teacher_predictor(teacher), min_score=teacher_score)
             weak = sum(1 for s in train_samples if s.weak and s.allowed)
             common.info(
                 f"teacher {teacher}: {adopted} weakly-labelled photos now have box and landmark targets, {weak} not"

@@ -1,10 +1,15 @@
 """Self-training: a teacher model's confident garments on weakly-labelled photos become full training targets.
 
-For every weakly-labelled photo that shows a garment, the teacher's best detection whose category
-the photo allows is adopted when it scores at least ``min_score``: the photo then trains boxes and
-landmarks like an annotated image (its landmarks labelled where the teacher is at least
-``min_landmark_score`` sure, unlabelled elsewhere). Photos without such a detection, and the hard
-negatives, stay weakly labelled. The teacher runs through the same :class:`Predictor` as ``detect``.
+For every weakly-labelled photo that shows a garment, the teacher must be sure *where* the garment
+is: its best detection of any category scores at least ``min_score``. Of the detections of a
+category the photo allows that overlap that one (box IoU >= ``SAME_GARMENT_IOU``), the most
+confident is adopted: the photo then trains boxes and landmarks like an annotated image (its
+landmarks labelled where the teacher is at least ``min_landmark_score`` sure, unlabelled
+elsewhere). So a teacher whose boxes are good but whose categories are not (a model trained on
+synthetic flat-lays only) still teaches boxes, and the photo's label picks the category. Photos
+without such detections, and the hard negatives, stay weakly labelled. The teacher runs through
+the same :class:`Predictor` as ``detect`` (with a low score threshold, so that the allowed
+categories' weaker detections are seen).
 """
 
 from __future__ import annotations
@@ -16,12 +21,19 @@ from typing import Any
 import numpy as np
 
 from garmentcli.io.sources import ImageSource
+from garmentcli.metrics.similarity import box_iou_pairs
 from garmentcli.schema.records import Garment, ImageRecord
 from garmentcli.schema.visibility import UNLABELLED, VISIBLE
 from garmentcli.train.data import Sample
 
 MIN_SCORE = 0.5
-"""A teacher detection at least this confident (and of an allowed category) becomes a target."""
+"""The teacher's best detection must be at least this confident for the photo to get targets."""
+
+TEACHER_SCORE_FLOOR = 0.05
+"""The teacher reports detections down to this score, so that weaker allowed-category ones are seen."""
+
+SAME_GARMENT_IOU = 0.5
+"""An allowed-category detection overlapping the best one this much is taken as the same garment."""
 
 MIN_LANDMARK_SCORE = 0.3
 """A teacher landmark at least this confident is labelled; the others are left out of the loss."""
@@ -30,16 +42,34 @@ MIN_LANDMARK_SCORE = 0.3
 def adopt_teacher(
     record: ImageRecord, allowed: frozenset[int], min_score: float, min_landmark_score: float
 ) -> Garment | None:
-    """The teacher's best allowed garment on one photo as a training garment, or None when none is sure enough."""
-    candidates = [g for g in record.garments if g.category_id in allowed and (g.score or 0.0) >= min_score]
+    """The teacher's garment on one photo as a training garment of an allowed category, or None (module doc)."""
+    if not record.garments:
+        return None
+    anchor = max(record.garments, key=lambda g: g.score or 0.0)
+    if (anchor.score or 0.0) < min_score:
+        return None
+    candidates = [g for g in record.garments if g.category_id in allowed]
     if not candidates:
         return None
-    best = max(candidates, key=lambda g: g.score or 0.0)
+    boxes = np.array([g.bbox for g in candidates], dtype=np.float64)
+    overlap = box_iou_pairs(boxes, np.asarray(anchor.bbox, dtype=np.float64)[None, :], np.zeros(1, dtype=bool))
+    same = [g for g, iou in zip(candidates, overlap, strict=True) if iou >= SAME_GARMENT_IOU]
+    if not same:
+        return None
+    best = max(same, key=lambda g: g.score or 0.0)
     landmarks = best.landmarks.copy()
     sure = landmarks[:, 2] >= min_landmark_score
     landmarks[:, 2] = np.where(sure, VISIBLE, UNLABELLED)
     landmarks[~sure, :2] = 0.0
     return Garment(best.category_id, best.bbox.copy(), landmarks, id=1)
+
+
+def teacher_predictor(model: str) -> Any:
+    """A teacher model's :class:`~garmentcli.runtime.predictor.Predictor`, reporting down to ``TEACHER_SCORE_FLOOR``."""
+    from garmentcli.models.codec import DecodeOptions
+    from garmentcli.runtime.predictor import Predictor
+
+    return Predictor(model, options=DecodeOptions(score_thr=TEACHER_SCORE_FLOOR, max_dets=50))
 
 
 def pseudo_label(
