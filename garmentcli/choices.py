@@ -16,6 +16,12 @@ BACKEND_NAMES = ("onnx", "torch")
 """``--backend``: what runs the network."""
 DEVICES = ("cpu", "cuda")
 """``--device``: where a backend runs."""
+PRECISIONS = ("float32", "int8")
+"""``--precision``: the model's float graph, or its int8 variant (``garmentkp quantize``; a model card's
+``precision``)."""
+FLOAT32, INT8 = PRECISIONS
+CALIBRATIONS = ("minmax", "percentile", "entropy")
+"""``quantize --calibration``: how onnxruntime sets the activation ranges from the calibration images."""
 
 METRICS = ("ap", "box", "pck", "auc", "epe", "ne")
 """``eval --metrics``: keypoint AP, box AP and the landmark metrics."""

@@ -41,6 +41,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "draw": ("draw", "draw"),
     "board": ("board", "board"),
     "export": ("export", "export"),
+    "quantize": ("quantize", "quantize"),
     "models": ("models", "models"),
     "bench": ("bench", "bench"),
 }

@@ -49,6 +49,7 @@ def bench(
     ] = [common.ONNX],  # noqa: B006
     batch_size: Annotated[list[int], typer.Option(help="Batch size(s) to measure (repeat the option).")] = [1, 8],  # noqa: B006
     device: Annotated[common.DeviceName, typer.Option(help="Where the network runs.")] = common.CPU,
+    precision: Annotated[common.PrecisionName, typer.Option(help=common.PRECISION_HELP)] = common.FLOAT,
     images: Annotated[int, typer.Option(min=1, help="Generated images when no SOURCES are given.")] = 200,
     size: Annotated[int, typer.Option(min=32, help="Side of the generated JPEGs.")] = 512,
     score_thr: Annotated[float, typer.Option(min=0.0, max=1.0, help="Decoding score threshold.")] = 0.2,
@@ -66,7 +67,7 @@ def bench(
     from garmentcli.models.registry import resolve_model
     from garmentcli.runtime.bench import benchmark, write_test_images
 
-    resolved = resolve_model(model)
+    resolved = resolve_model(model, precision.value)
     options = DecodeOptions(score_thr=score_thr)
     failures = common.FailureLog()
     results = []

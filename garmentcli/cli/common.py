@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from garmentcli.choices import BACKEND_NAMES, DEVICES
+from garmentcli.choices import BACKEND_NAMES, DEVICES, PRECISIONS
 from garmentcli.errors import InputError
 
 if TYPE_CHECKING:
@@ -68,8 +68,22 @@ BackendName = choices("BackendName", BACKEND_NAMES)
 """``--backend``: one of :data:`~garmentcli.choices.BACKEND_NAMES`."""
 DeviceName = choices("DeviceName", DEVICES)
 """``--device``: one of :data:`~garmentcli.choices.DEVICES`."""
-ONNX, CPU = BackendName("onnx"), DeviceName("cpu")
-"""The defaults of ``--backend`` and ``--device``."""
+PrecisionName = choices("PrecisionName", PRECISIONS)
+"""``--precision``: one of :data:`~garmentcli.choices.PRECISIONS`."""
+ONNX, CPU, FLOAT = BackendName("onnx"), DeviceName("cpu"), PrecisionName("float32")
+"""The defaults of ``--backend``, ``--device`` and ``--precision``."""
+PRECISION_HELP = "float32, or int8: the model's int8 variant (NAME-int8, made by garmentkp quantize), faster on CPUs."
+
+
+def with_precision(model: str, precision: Any) -> str:
+    """``--model`` as given, or with ``--precision int8`` its int8 variant's spec (a one-line error when the
+    model has none)."""
+    if precision.value == FLOAT.value:
+        return model
+    from garmentcli.models.registry import int8_spec, resolve_model
+
+    resolve_model(model, precision.value)
+    return int8_spec(model)
 
 
 def _print(markup: str, message: str) -> None:

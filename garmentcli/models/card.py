@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 import orjson
 
+from garmentcli.choices import PRECISIONS
 from garmentcli.errors import SchemaError
 from garmentcli.io.jsonio import load_json
 from garmentcli.models.config import ARCHITECTURE, TOPDOWN_ARCHITECTURE, ModelConfig, TopDownConfig
@@ -38,7 +39,9 @@ class ModelCard:
     metrics: dict[str, Any] = field(default_factory=dict)
     """Accuracy on named test sets, e.g. ``{"synth-test": {"keypoints_AP": 0.61, "bbox_AP": 0.83}}``."""
     export: dict[str, Any] = field(default_factory=dict)
-    """Export facts: opset, max abs difference against torch, date."""
+    """Export facts: opset, max abs difference against torch, date; for int8, what it was quantised from."""
+    precision: Literal["float32", "int8"] = "float32"
+    """The graph's arithmetic: float32, or int8 (``garmentkp quantize``: onnxruntime static QDQ)."""
 
     def __post_init__(self) -> None:  # the architecture follows the config's type
         self.architecture = TOPDOWN_ARCHITECTURE if isinstance(self.config, TopDownConfig) else ARCHITECTURE
@@ -73,6 +76,7 @@ class ModelCard:
             "training": self.training,
             "metrics": self.metrics,
             "export": self.export,
+            "precision": self.precision,
         }
 
     def to_json(self) -> bytes:
@@ -98,6 +102,11 @@ class ModelCard:
         return cls.from_dict(load_json(path), str(path))
 
 
-_CHOICES = (ARCHITECTURE, TOPDOWN_ARCHITECTURE, CARD_SCHEMA_VERSION)
-if _CHOICES != ("garmentkp-centernet-v1", "garmentkp-rtfpose-v1", 1):  # pragma: no cover - development check
-    raise SchemaError("ModelCard's architecture / schema_version choices differ from the constants")
+_CHOICES = (ARCHITECTURE, TOPDOWN_ARCHITECTURE, CARD_SCHEMA_VERSION, PRECISIONS)
+if _CHOICES != (
+    "garmentkp-centernet-v1",
+    "garmentkp-rtfpose-v1",
+    1,
+    ("float32", "int8"),
+):  # pragma: no cover - development check
+    raise SchemaError("ModelCard's architecture / schema_version / precision choices differ from the constants")

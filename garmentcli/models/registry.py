@@ -14,7 +14,7 @@ from pathlib import Path
 
 import orjson
 
-from garmentcli.choices import DEFAULT_MODEL
+from garmentcli.choices import DEFAULT_MODEL, FLOAT32, INT8, PRECISIONS
 from garmentcli.errors import GarmentError, InputError
 from garmentcli.io.digest import file_sha256
 from garmentcli.models.card import METADATA_KEY, ModelCard
@@ -22,7 +22,6 @@ from garmentcli.models.config import TOPDOWN_ARCHITECTURE, ModelConfig, TopDownC
 
 BUNDLED_DIR = Path(__file__).parent / "bundled"
 """Models shipped inside the package."""
-
 
 
 def cache_dir() -> Path:
@@ -108,8 +107,38 @@ def model_sha256(files: ModelFiles) -> str:
     return "" if path is None else file_sha256(path)
 
 
-def resolve_model(spec: str | Path = DEFAULT_MODEL) -> ModelFiles:
-    """A path to a model file, else a bundled name, else a name in :func:`cache_dir`."""
+INT8_SUFFIX = "-int8"
+"""A model's int8 variant: ``default`` -> ``default-int8``; ``models/m.onnx`` -> ``models/m-int8.onnx``."""
+
+
+def int8_spec(spec: str | Path) -> str:
+    """The model spec (bundled or cached name, or path) of ``spec``'s int8 variant (``garmentkp quantize``)."""
+    path = Path(spec)
+    if path.suffix == ".onnx":
+        return str(path if path.stem.endswith(INT8_SUFFIX) else path.with_name(path.stem + INT8_SUFFIX + ".onnx"))
+    if path.suffix == ".pt":
+        raise InputError(f"--precision int8: {spec} is a training checkpoint; export it, then garmentkp quantize")
+    return str(spec) if str(spec).endswith(INT8_SUFFIX) else f"{spec}{INT8_SUFFIX}"
+
+
+def resolve_model(spec: str | Path = DEFAULT_MODEL, precision: str = FLOAT32) -> ModelFiles:
+    """A path to a model file, else a bundled name, else a name in :func:`cache_dir`; with ``precision``
+    ``int8``, the int8 variant of that model (:func:`int8_spec`)."""
+    if precision == INT8:
+        try:
+            files = resolve_model(int8_spec(spec))
+        except InputError as exc:
+            if "not found" not in str(exc):
+                raise
+            raise InputError(
+                f"--precision int8: model {spec!r} has no int8 variant ({int8_spec(spec)}); "
+                f"make it with: garmentkp quantize CALIBRATION_IMAGES --model {spec}"
+            ) from None
+        if files.card.precision != INT8:
+            raise InputError(f"--precision int8: {files.onnx} is not an int8 model (its card: {files.card.precision})")
+        return files
+    if precision != FLOAT32:
+        raise InputError(f"unknown precision {precision!r} ({' or '.join(PRECISIONS)})")
     path = Path(spec)
     if path.suffix in {".onnx", ".pt"} or path.is_file():
         return load_model_files(path)

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from garmentcli.choices import DEVICES
+from garmentcli.choices import DEVICES, FLOAT32
 from garmentcli.errors import InputError, MissingDependencyError, require_torch
 from garmentcli.models.config import HEAD_NAMES, output_names
 from garmentcli.models.registry import ModelFiles
@@ -111,6 +111,8 @@ class TorchBackend(TorchModuleBackend):
         from garmentcli.models.export import load_onnx_weights
         from garmentcli.models.network import build_network
 
+        if model.card.precision != FLOAT32:
+            raise InputError(f"{model.name}: an {model.card.precision} model runs on onnxruntime only (--backend onnx)")
         if device == "cuda" and not torch.cuda.is_available():
             raise MissingDependencyError("--device cuda with torch needs a CUDA build of torch and a GPU")
         check_device(device)
