@@ -2,6 +2,8 @@
 
 Goals (issue 5, on the 2-core CPU with the default model, onnxruntime, 512x512 JPEG inputs):
 >= 50 images/s end to end; onnxruntime >= 1.5x torch; peak RSS <= 600 MB over 5,000 images.
+Issue 18: the int8 variant (``NAME-int8``, garmentkp quantize) >= 1.6x the float network alone; its
+network figures are medians of interleaved float / int8 rounds, its end-to-end one from one run.
 
 Usage: python benchmarks/bench_detect.py [--model NAME|PATH] [--images 400] [--memory-images 5000]
 Without --model it uses the bundled default, or, before one is trained, an untrained network of the
@@ -43,6 +45,14 @@ def _model(spec: str | None, folder: Path) -> ModelFiles:
         export_onnx(build_network(config).eval(), ModelCard("untrained", config), path)
         print("no bundled default model yet: using an untrained network of the default config")
         return resolve_model(path)
+
+
+def _int8_variant(model: ModelFiles) -> ModelFiles | None:
+    """The model's int8 variant (``garmentkp quantize``), or None when it has none."""
+    try:
+        return resolve_model(model.onnx if model.origin == "path" else model.name, "int8")
+    except Exception:
+        return None
 
 
 def network_only(model: ModelFiles, batch: int = 8, repeats: int = 10) -> float:
@@ -102,7 +112,14 @@ def main() -> None:
         folder = Path(tmp)
         model = _model(args.model, folder)
         print(f"model {model.name}: {model.card.parameters or 0:,} parameters, input {model.card.input_size}px")
-        print(f"network alone (onnxruntime, batch 8): {network_only(model):.1f} images/s")
+        int8 = _int8_variant(model)
+        rounds = [(network_only(model), network_only(int8) if int8 else 0.0) for _ in range(3)]
+        float_rate = float(np.median([f for f, _ in rounds]))
+        print(f"network alone (onnxruntime, batch 8): {float_rate:.1f} images/s")
+        if int8 is not None:
+            int8_rate = float(np.median([i for _, i in rounds]))
+            print(f"int8 network alone ({int8.name}): {int8_rate:.1f} images/s = {int8_rate / float_rate:.2f}x float")
+            print(f"  (goal >= 1.6x; rounds float/int8: {', '.join(f'{f:.1f}/{i:.1f}' for f, i in rounds)})")
         sources = write_test_images(folder / "photos", args.images, 512)
         results = {}
         for backend in ("onnx", "torch"):
@@ -113,6 +130,10 @@ def main() -> None:
             print(f"{backend:5s} end to end, batch {args.batch_size}: {rate:.1f} images/s (ms/image: {stages})")
             estimate = 1000 * cpu_threads() / cpu_ms
             print(f"      CPU {cpu_ms:.1f} ms/image -> {estimate:.1f} images/s if the cores were ours")
+        if int8 is not None:
+            result = benchmark(int8, sources, "onnx", args.batch_size)
+            ratio = result.images_per_s / results["onnx"].images_per_s
+            print(f"int8  end to end, batch {args.batch_size}: {result.images_per_s:.1f} images/s ({ratio:.2f}x float)")
         ratio = results["onnx"].images_per_s / results["torch"].images_per_s
         cpu_ratio = results["torch"].cpu_seconds / results["onnx"].cpu_seconds
         print(f"onnxruntime / torch: {ratio:.2f}x wall, {cpu_ratio:.2f}x CPU time (goal >= 1.5x)")

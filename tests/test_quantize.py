@@ -36,7 +36,11 @@ def tiny_pair(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
     folder = tmp_path_factory.mktemp("int8")
     float_model = export_tiny_model(folder, "tiny")
-    result = CliRunner().invoke(app, ["quantize", str(FLATLAY), "--model", str(float_model), "--images", "6"])
+    extra = folder / "extra.json"
+    extra.write_bytes(orjson.dumps({"metrics": {"synth-val": {"keypoints_AP": 0.5}}}))
+    result = CliRunner().invoke(
+        app, ["quantize", str(FLATLAY), "--model", str(float_model), "--images", "6", "--card", str(extra)]
+    )
     assert result.exit_code == 0, result.output
     return float_model, folder / "tiny-int8.onnx"
 
@@ -50,6 +54,8 @@ def test_quantize_writes_an_int8_model_whose_card_says_what_it_came_from(tiny_pa
         "sha256": model_sha256(load_model_files(float_model)),
     }
     assert card["export"]["quantization"]["calibration_images"] == 6
+    float_card = orjson.loads(float_model.with_suffix(".json").read_bytes())
+    assert card["metrics"] == {"float32": float_card["metrics"], "synth-val": {"keypoints_AP": 0.5}}
     assert card["config"] == orjson.loads(float_model.with_suffix(".json").read_bytes())["config"]
     import onnx
 

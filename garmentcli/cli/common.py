@@ -86,6 +86,19 @@ def with_precision(model: str, precision: Any) -> str:
     return int8_spec(model)
 
 
+def card_fields(path: Path | None) -> dict[str, Any]:
+    """``training``/``metrics`` entries to merge into the card, from a JSON file."""
+    if path is None:
+        return {}
+    from garmentcli.io.jsonio import load_json
+
+    data = load_json(path)
+    unknown = set(data) - {"training", "metrics"} if isinstance(data, dict) else {"<not an object>"}
+    if unknown:
+        raise InputError(f"{path}: only 'training' and 'metrics' may be given, not {', '.join(sorted(unknown))}")
+    return data
+
+
 def _print(markup: str, message: str) -> None:
     """``markup`` (a rich-styled prefix) then ``message`` as it is, on one line of stderr."""
     from rich.markup import escape

@@ -3,24 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from garmentcli.cli import common
 from garmentcli.errors import InputError
-from garmentcli.io.jsonio import load_json
-
-
-def _extra_card_fields(path: Path | None) -> dict[str, Any]:
-    """``training``/``metrics`` entries to merge into the card, from a JSON file."""
-    if path is None:
-        return {}
-    data = load_json(path)
-    unknown = set(data) - {"training", "metrics"} if isinstance(data, dict) else {"<not an object>"}
-    if unknown:
-        raise InputError(f"{path}: only 'training' and 'metrics' may be given, not {', '.join(sorted(unknown))}")
-    return data
 
 
 def export(
@@ -60,7 +48,7 @@ def export(
     else:
         config = ModelConfig(input_size=input_size, width=width)
         network, training, metrics = build_network(config).eval(), {"untrained": True}, {}
-    extra = _extra_card_fields(card)
+    extra = common.card_fields(card)
     model_card = ModelCard(
         name or output.stem,
         config,

@@ -38,6 +38,9 @@ def quantize(
         Calibration, typer.Option(help="How the activation ranges are set from the calibration images.")
     ] = MINMAX,
     seed: Annotated[int, typer.Option(help="Seed of the draw when more images are given than used.")] = 0,
+    card: Annotated[
+        Path | None, typer.Option(help="JSON with 'training' and/or 'metrics' entries to put in the card.")
+    ] = None,
 ) -> None:
     """Write the int8 variant of a detector, which --precision int8 then finds (faster on CPUs).
 
@@ -62,6 +65,7 @@ def quantize(
         raise InputError(f"{target}: the output must end in .onnx")
     if target.resolve() == files.onnx.resolve():
         raise InputError(f"{target}: would overwrite the float model")
+    extra = common.card_fields(card)
     found = expand_sources(calibrate)
     chosen = sorted(random.Random(seed).sample(found, images), key=lambda s: s.name) if len(found) > images else found
     failures = common.FailureLog()
@@ -72,6 +76,7 @@ def quantize(
             target,
             calibration.value,
             on_error=lambda source, exc: failures.add(failure_message(source, exc), source.path),
+            extra=extra,
         )
     used = card.export["quantization"]["calibration_images"]
     common.info(f"wrote {target} and {card_path(target).name}: int8, calibrated on {used} images ({calibration.value})")

@@ -48,8 +48,14 @@ def quantize_model(
     method: str = CALIBRATIONS[0],
     name: str | None = None,
     on_error: Any = None,
+    extra: dict[str, Any] | None = None,
 ) -> ModelCard:
-    """Write ``output`` (the int8 QDQ graph, card inside) and its ``.json`` card; returns the card."""
+    """Write ``output`` (the int8 QDQ graph, card inside) and its ``.json`` card; returns the card.
+
+    The card keeps the float model's ``training`` and moves its ``metrics`` under ``metrics["float32"]``
+    (they are the float graph's); ``extra``'s ``training`` / ``metrics`` entries (the int8 model's own
+    figures) are merged in.
+    """
     try:
         import onnx
         from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
@@ -104,6 +110,8 @@ def quantize_model(
         card,
         name=name or output.stem,
         precision=INT8,
+        training={**card.training, **(extra or {}).get("training", {})},
+        metrics={"float32": card.metrics, **(extra or {}).get("metrics", {})},
         export={
             **card.export,
             "quantized_from": {"name": model.name, "sha256": model_sha256(model)},
