@@ -129,3 +129,35 @@ def test_quantize_refuses_to_overwrite_the_float_model(tiny_pair: tuple[Path, Pa
     float_model, _ = tiny_pair
     result = CliRunner().invoke(app, ["quantize", str(FLATLAY), "--model", str(float_model), "-o", str(float_model)])
     assert result.exit_code == 1 and "overwrite the float model" in result.output
+
+
+def test_the_bundled_int8_default_finds_what_the_float_default_finds() -> None:
+    """Parity tolerances of the shipped int8 variant on the sample photos (measured: box IoU >= 0.94, landmarks
+    within 0.7 % of the box diagonal, scores within 0.04)."""
+    from garmentcli.io.sources import expand_sources
+    from garmentcli.metrics.similarity import box_iou_pairs
+    from garmentcli.runtime.predictor import Predictor
+
+    int8 = resolve_model("default", "int8")
+    assert int8.name == "default-int8" and int8.origin == "bundled" and int8.card.precision == "int8"
+    assert int8.card.export["quantized_from"]["sha256"] == model_sha256(resolve_model("default"))
+    sources = expand_sources([str(SAMPLES)])
+    ids = list(range(len(sources)))
+    checked = 0
+    for want, got in zip(
+        Predictor("default").predict_sources(sources, ids), Predictor(int8).predict_sources(sources, ids), strict=True
+    ):
+        for garment in (g for g in want.garments if g.score >= 0.5):
+            same = [g for g in got.garments if g.category_id == garment.category_id]
+            assert same, (want.file_name, garment.category_id)
+            boxes = np.array([g.bbox for g in same], dtype=float)
+            target = np.repeat(garment.bbox[None].astype(float), len(same), 0)
+            ious = box_iou_pairs(boxes, target, np.zeros(len(same), bool))
+            match = same[int(np.argmax(ious))]
+            assert ious.max() >= 0.9 and abs(match.score - garment.score) <= 0.05, want.file_name
+            sure = garment.landmarks[:, 2] >= 0.5
+            if sure.any():
+                error = np.linalg.norm(garment.landmarks[sure, :2] - match.landmarks[sure, :2], axis=1).mean()
+                assert error <= 0.02 * np.hypot(*garment.bbox[2:]), want.file_name
+            checked += 1
+    assert checked >= 30
