@@ -4,8 +4,15 @@ Goals (issue 5, on the 2-core CPU with the default model, onnxruntime, 512x512 J
 >= 50 images/s end to end; onnxruntime >= 1.5x torch; peak RSS <= 600 MB over 5,000 images.
 Issue 18: the int8 variant (``NAME-int8``, garmentkp quantize) >= 1.6x the float network alone; its
 network figures are medians of interleaved float / int8 rounds, its end-to-end one from one run.
+The peer (``--peer``, needs ``ultralytics``, in the ``bench`` extra): an ultralytics YOLO11-pose
+nano network built for 13 classes and 294 keypoints (random weights: speed only), exported to ONNX
+at the model's input size, run by the same onnxruntime settings on the same images (decoded and
+letterboxed by the same code, two threads ahead, then YOLO's own post-processing: class score,
+non-maximum suppression, the keypoints of the kept boxes). Also the networks' achieved GFLOP/s
+against the CPU's peak (cores x clock x FP32 FLOPs per cycle, from /proc/cpuinfo; 32 a cycle for
+AVX2/AVX-512 on two 256-bit FMA pipes, an assumption stated in the output).
 
-Usage: python benchmarks/bench_detect.py [--model NAME|PATH] [--images 400] [--memory-images 5000]
+Usage: python benchmarks/bench_detect.py [--model NAME|PATH] [--images 400] [--memory-images 5000] [--peer]
 Without --model it uses the bundled default, or, before one is trained, an untrained network of the
 default config (same architecture and cost; it reports few garments, so decoding is cheaper).
 The CPU may be shared with other work: figures are then pessimistic.
@@ -55,19 +62,95 @@ def _int8_variant(model: ModelFiles) -> ModelFiles | None:
         return None
 
 
-def network_only(model: ModelFiles, batch: int = 8, repeats: int = 10) -> float:
-    """Images/s of the ONNX graph alone on a fixed batch."""
+def _session(path: Path) -> ort.InferenceSession:
+    """An onnxruntime session with the settings ``detect`` uses."""
     options = ort.SessionOptions()
     options.intra_op_num_threads = cpu_threads()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    session = ort.InferenceSession(str(model.onnx), options, providers=["CPUExecutionProvider"])
-    size = model.card.input_size
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def network_only(model: ModelFiles | Path, batch: int = 8, repeats: int = 10, size: int = 256) -> float:
+    """Images/s of the ONNX graph alone on a fixed batch."""
+    session = _session(model.onnx if isinstance(model, ModelFiles) else model)
+    size = model.card.input_size if isinstance(model, ModelFiles) else size
     images = np.random.default_rng(0).uniform(0, 255, (batch, 3, size, size)).astype(np.float32)
     session.run(None, {"images": images})
     start = time.perf_counter()
     for _ in range(repeats):
         session.run(None, {"images": images})
     return batch * repeats / (time.perf_counter() - start)
+
+
+def cpu_peak_gflops() -> tuple[float, str]:
+    """The CPUs' FP32 peak as cores x clock x 32 FLOPs a cycle, and how it was worked out."""
+    text = Path("/proc/cpuinfo").read_text()
+    mhz = max(float(line.split(":")[1]) for line in text.splitlines() if line.startswith("cpu MHz"))
+    peak = cpu_threads() * mhz / 1000 * 32
+    return peak, f"{cpu_threads()} CPUs x {mhz / 1000:.2f} GHz x 32 FP32 FLOPs a cycle (2 x 256-bit FMA)"
+
+
+def yolo_pose_peer(folder: Path, size: int) -> tuple[Path, float, int]:
+    """The YOLO11n-pose peer for 13 classes and 294 keypoints as ONNX: (path, GFLOPs per image, parameters)."""
+    import torch
+    from ultralytics.nn.tasks import PoseModel
+    from ultralytics.utils.torch_utils import get_flops
+
+    torch.manual_seed(0)
+    network = PoseModel(cfg="yolo11n-pose.yaml", nc=13, data_kpt_shape=(294, 3), verbose=False).eval()
+    gflops = get_flops(network, size)  # ultralytics' own count (thop, FLOPs = 2 x MACs)
+    for module in network.modules():  # the deployed form, as ultralytics' exporter sets it
+        if hasattr(module, "export"):
+            module.export = True
+            module.format = "onnx"
+    path = folder / "yolo11n-pose-294.onnx"
+    example = torch.zeros(1, 3, size, size)
+    torch.onnx.export(
+        network, example, str(path), dynamo=False, opset_version=17, input_names=["images"],
+        output_names=["output"], dynamic_axes={"images": {0: "batch"}, "output": {0: "batch"}},
+    )  # fmt: skip
+    return path, gflops, sum(p.numel() for p in network.parameters())
+
+
+def yolo_postprocess(output: np.ndarray, classes: int = 13, score_thr: float = 0.2, max_dets: int = 20) -> list:
+    """ultralytics-style decoding of one image's ``(4 + classes + 294 * 3, anchors)`` output: boxes above
+    ``score_thr``, class-aware NMS at IoU 0.7, at most ``max_dets``, with their keypoints."""
+    import cv2
+
+    boxes, scores = output[:4].T, output[4 : 4 + classes].T
+    best, cls = scores.max(axis=1), scores.argmax(axis=1)
+    keep = np.flatnonzero(best >= score_thr)
+    xywh = np.column_stack([boxes[keep, :2] - boxes[keep, 2:] / 2, boxes[keep, 2:]])
+    shifted = xywh + np.column_stack([cls[keep] * 4096.0, np.zeros((len(keep), 3))])  # class-aware, as ultralytics
+    chosen = cv2.dnn.NMSBoxes(shifted.tolist(), best[keep].tolist(), score_thr, 0.7, top_k=max_dets)
+    chosen = np.asarray(chosen, dtype=int).reshape(-1)[:max_dets]
+    keypoints = output[4 + classes :, keep[chosen]].T.reshape(len(chosen), (len(output) - 4 - classes) // 3, 3)
+    return list(zip(xywh[chosen], best[keep][chosen], cls[keep][chosen], keypoints, strict=True))
+
+
+def peer_end_to_end(path: Path, sources: list, size: int, batch: int) -> float:
+    """Images/s of the peer over ``sources``: decode + letterbox (2 threads ahead), network, YOLO decoding."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from garmentcli.io.images import read_image
+    from garmentcli.runtime.letterbox import letterbox, to_tensor
+
+    session = _session(path)
+    session.run(None, {"images": np.zeros((batch, 3, size, size), np.float32)})
+    found = 0
+    start = time.perf_counter()
+    with ThreadPoolExecutor(2) as pool:
+        canvases = pool.map(lambda s: letterbox(read_image(s.path), size)[0], sources)
+        chunk: list[np.ndarray] = []
+        for canvas in canvases:
+            chunk.append(canvas)
+            if len(chunk) == batch:
+                found += sum(len(yolo_postprocess(o)) for o in session.run(None, {"images": to_tensor(chunk)})[0])
+                chunk = []
+        if chunk:
+            found += sum(len(yolo_postprocess(o)) for o in session.run(None, {"images": to_tensor(chunk)})[0])
+    return len(sources) / (time.perf_counter() - start)
 
 
 def memory_run(model: ModelFiles, count: int, folder: Path) -> None:
@@ -106,6 +189,7 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=400)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--memory-images", type=int, default=5000, help="0 skips the memory run")
+    parser.add_argument("--peer", action="store_true", help="also time the YOLO11n-pose peer (needs ultralytics)")
     args = parser.parse_args()
     print(f"CPUs available: {cpu_threads()}, load average: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     with tempfile.TemporaryDirectory(prefix="bench-detect-") as tmp:
@@ -137,6 +221,31 @@ def main() -> None:
         ratio = results["onnx"].images_per_s / results["torch"].images_per_s
         cpu_ratio = results["torch"].cpu_seconds / results["onnx"].cpu_seconds
         print(f"onnxruntime / torch: {ratio:.2f}x wall, {cpu_ratio:.2f}x CPU time (goal >= 1.5x)")
+        if args.peer:
+            size = model.card.input_size
+            peer, peer_gflops, peer_params = yolo_pose_peer(folder, size)
+            ours_gflops = (model.card.metrics.get("flops_per_image") or 0) / 1e9
+            rounds = [(network_only(model), network_only(peer, size=size)) for _ in range(3)]
+            ours_net, peer_net = (float(np.median(r)) for r in zip(*rounds, strict=True))
+            print(
+                f"peer: YOLO11n-pose, 13 classes x 294 keypoints, {peer_params / 1e6:.2f} M parameters, "
+                f"{peer_gflops:.2f} GFLOPs at {size}px; "
+                f"ours {model.card.parameters / 1e6:.2f} M, {ours_gflops:.2f} GFLOPs"
+            )
+            print(
+                f"network alone, batch 8: ours {ours_net:.1f} / peer {peer_net:.1f} images/s "
+                f"= {ours_net / peer_net:.2f}x"
+                f" (rounds: {', '.join(f'{a:.1f}/{b:.1f}' for a, b in rounds)})"
+            )
+            peer_rate = peer_end_to_end(peer, sources, size, args.batch_size)
+            ours_rate = results["onnx"].images_per_s
+            print(f"end to end: ours {ours_rate:.1f} / peer {peer_rate:.1f} images/s = {ours_rate / peer_rate:.2f}x")
+            peak, how = cpu_peak_gflops()
+            print(
+                f"achieved: ours {ours_gflops * ours_net:.0f} GFLOP/s, peer {peer_gflops * peer_net:.0f} GFLOP/s; "
+                f"CPU peak {peak:.0f} GFLOP/s ({how}): {100 * ours_gflops * ours_net / peak:.0f} % / "
+                f"{100 * peer_gflops * peer_net / peak:.0f} %"
+            )
         if args.memory_images:
             memory_run(model, args.memory_images, folder)
 
