@@ -179,7 +179,8 @@ def memory_run(model: ModelFiles, count: int, folder: Path) -> None:
     print(f"memory run: {done} images in {seconds:.0f} s ({rate:.1f} images/s with start-up), exit {child.returncode}")
     trace = ", ".join(f"{mb:.0f}" for mb in quarter)
     print(
-        f"  RSS at 0/25/50/75/100 % of the run: {trace} MB; peak {peak_mb:.0f} MB until the last sample (goals: <= 600, issue 5; <= 450, issue 18)"
+        f"  RSS at 0/25/50/75/100 % of the run: {trace} MB; peak {peak_mb:.0f} MB until the last sample "
+        "(goals: <= 600, issue 5; <= 450, issue 18)"
     )
 
 
