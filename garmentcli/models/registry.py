@@ -151,13 +151,19 @@ def resolve_model(spec: str | Path = DEFAULT_MODEL, precision: str = FLOAT32) ->
 
 
 def list_models(on_error: Callable[[str], None] | None = None) -> list[ModelFiles]:
-    """Every bundled and cached ONNX model, bundled first, each folder sorted by name.
+    """Every bundled and cached ONNX model, bundled first, each folder sorted by name (an int8 variant right
+    after its float model).
 
     A model that cannot be read goes to ``on_error(message)`` and is left out (default: skipped silently).
     """
     found = []
     for origin, folder in (("bundled", BUNDLED_DIR), ("cached", cache_dir())):
-        for path in sorted(folder.glob("*.onnx")) if folder.is_dir() else []:
+        paths = (
+            sorted(folder.glob("*.onnx"), key=lambda p: (p.stem.removesuffix(INT8_SUFFIX), p.stem))
+            if folder.is_dir()
+            else []
+        )
+        for path in paths:
             try:
                 found.append(load_model_files(path, origin))
             except GarmentError as exc:
