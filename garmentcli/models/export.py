@@ -13,11 +13,11 @@ import numpy as np
 import onnxruntime as ort
 
 from garmentcli.errors import InputError, require_torch
-from garmentcli.io.atomic import atomic_write
-from garmentcli.models.card import METADATA_KEY, ModelCard
+from garmentcli.models.card import ModelCard
 from garmentcli.models.config import HEAD_NAMES, TopDownConfig, output_names
 from garmentcli.models.layers import fuse_batch_norm
 from garmentcli.models.network import InferenceNetwork, count_parameters
+from garmentcli.models.registry import write_model
 
 OPSET = 17
 INPUT_NAME = "images"
@@ -92,11 +92,7 @@ def export_onnx(network: Any, card: ModelCard, path: Path, check_batch: int = 2,
         raise InputError(f"{path}: exported graph differs from torch by {diff:.3g} (allowed {EXPORT_TOLERANCE:g})")
     graph = onnx.load(str(tmp))
     tmp.unlink()
-    onnx.helper.set_model_props(graph, {METADATA_KEY: card.to_json().decode()})
-    with atomic_write(path, "wb") as handle:
-        handle.write(graph.SerializeToString())
-    with atomic_write(path.with_suffix(".json"), "wb") as handle:
-        handle.write(card.to_json())
+    write_model(graph, card, path)
     return ExportResult(path, card, diff)
 
 

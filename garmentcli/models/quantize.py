@@ -22,11 +22,10 @@ import numpy as np
 
 from garmentcli.choices import CALIBRATIONS, FLOAT32, INT8
 from garmentcli.errors import InputError, MissingDependencyError
-from garmentcli.io.atomic import atomic_write
 from garmentcli.io.images import read_image
 from garmentcli.io.sources import ImageSource
-from garmentcli.models.card import METADATA_KEY, ModelCard
-from garmentcli.models.registry import ModelFiles, model_sha256
+from garmentcli.models.card import ModelCard
+from garmentcli.models.registry import ModelFiles, model_sha256, write_model
 from garmentcli.runtime.letterbox import letterbox, to_tensor
 
 
@@ -124,10 +123,5 @@ def quantize_model(
             },
         },
     )
-    onnx.helper.set_model_props(graph, {METADATA_KEY: int8_card.to_json().decode()})
-    output.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_write(output, "wb") as handle:
-        handle.write(graph.SerializeToString())
-    with atomic_write(output.with_suffix(".json"), "wb") as handle:
-        handle.write(int8_card.to_json())
+    write_model(graph, int8_card, output)
     return int8_card

@@ -11,11 +11,13 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import orjson
 
 from garmentcli.choices import DEFAULT_MODEL, FLOAT32, INT8, PRECISIONS
 from garmentcli.errors import GarmentError, InputError
+from garmentcli.io.atomic import atomic_write
 from garmentcli.io.digest import file_sha256
 from garmentcli.models.card import METADATA_KEY, ModelCard
 from garmentcli.models.config import TOPDOWN_ARCHITECTURE, ModelConfig, TopDownConfig
@@ -99,6 +101,19 @@ def load_model_files(path: Path, origin: str = "path") -> ModelFiles:
     beside = card_path(path)
     card = ModelCard.read(beside) if beside.is_file() else _card_from_onnx(path)
     return ModelFiles(path.stem, card, onnx=path, origin=origin)
+
+
+def write_model(graph: Any, card: ModelCard, path: Path) -> None:
+    """Write an ONNX graph (an ``onnx.ModelProto``) with ``card`` in its metadata, and the card beside it,
+    each atomically (``export`` and ``quantize``)."""
+    import onnx
+
+    onnx.helper.set_model_props(graph, {METADATA_KEY: card.to_json().decode()})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(path, "wb") as handle:
+        handle.write(graph.SerializeToString())
+    with atomic_write(card_path(path), "wb") as handle:
+        handle.write(card.to_json())
 
 
 def model_sha256(files: ModelFiles) -> str:
