@@ -7,7 +7,7 @@ output channel (signed 8-bit) and activations per tensor (unsigned 8-bit) from t
 the calibration images give; onnxruntime runs the QDQ graph with integer kernels on CPUs. The
 card is the float model's with ``precision`` set to ``int8`` and, under ``export``, what it was
 made from (the float model's SHA-256) and how it was calibrated. Top-down landmark models are
-not quantised yet (their SimCC logits need a finer range than 8 bits give them uniformly).
+not quantised (not tried yet).
 """
 
 from __future__ import annotations
@@ -45,7 +45,6 @@ def quantize_model(
     sources: Sequence[ImageSource],
     output: Path,
     method: str = CALIBRATIONS[0],
-    name: str | None = None,
     on_error: Any = None,
     extra: dict[str, Any] | None = None,
 ) -> ModelCard:
@@ -84,11 +83,8 @@ def quantize_model(
             used[0] += 1
             return {input_name: batch}
 
-    calibrate = {
-        "minmax": CalibrationMethod.MinMax,
-        "percentile": CalibrationMethod.Percentile,
-        "entropy": CalibrationMethod.Entropy,
-    }[method]
+    methods = (CalibrationMethod.MinMax, CalibrationMethod.Percentile, CalibrationMethod.Entropy)
+    calibrate = dict(zip(CALIBRATIONS, methods, strict=True))[method]
     with tempfile.TemporaryDirectory(prefix="garmentkp-quantize-") as folder:
         prepared, quantized = Path(folder) / "prepared.onnx", Path(folder) / "int8.onnx"
         quant_pre_process(str(model.onnx), str(prepared))
@@ -107,7 +103,7 @@ def quantize_model(
         graph = onnx.load(str(quantized))
     int8_card = dataclasses.replace(
         card,
-        name=name or output.stem,
+        name=output.stem,
         precision=INT8,
         training={**card.training, **(extra or {}).get("training", {})},
         metrics={"float32": card.metrics, **(extra or {}).get("metrics", {})},
