@@ -19,6 +19,10 @@ class FormatError(InputError):
     """A file was read but its content is not the format it should be (malformed entry, wrong lengths, NaN)."""
 
 
+class ModelNotFoundError(InputError):
+    """No model file, bundled model or cached model of the name given (a ``--model`` spec)."""
+
+
 class ImageReadError(InputError):
     """An image file cannot be decoded (corrupt, empty, not an image, too large, unreadable)."""
 

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from garmentcli.choices import DEFAULT_MODEL, FLOAT32, INT8, PRECISIONS
-from garmentcli.errors import GarmentError, InputError
+from garmentcli.errors import GarmentError, InputError, ModelNotFoundError
 from garmentcli.io.atomic import atomic_write
 from garmentcli.io.digest import file_sha256
 from garmentcli.models.card import METADATA_KEY, ModelCard
@@ -93,7 +93,7 @@ def _card_from_checkpoint(path: Path) -> ModelCard:
 def load_model_files(path: Path, origin: str = "path") -> ModelFiles:
     """Describe the model at ``path`` (``.onnx`` with its card, or a ``.pt`` checkpoint)."""
     if not path.is_file():
-        raise InputError(f"{path}: model file not found")
+        raise ModelNotFoundError(f"{path}: model file not found")
     if path.suffix == ".pt":
         return ModelFiles(path.stem, _card_from_checkpoint(path), checkpoint=path, origin=origin)
     if path.suffix != ".onnx":
@@ -142,10 +142,8 @@ def resolve_model(spec: str | Path = DEFAULT_MODEL, precision: str = FLOAT32) ->
     if precision == INT8:
         try:
             files = resolve_model(int8_spec(spec))
-        except InputError as exc:
-            if "not found" not in str(exc):
-                raise
-            raise InputError(
+        except ModelNotFoundError:
+            raise ModelNotFoundError(
                 f"--precision int8: model {spec!r} has no int8 variant ({int8_spec(spec)}); "
                 f"make it with: garmentkp quantize CALIBRATION_IMAGES --model {spec}"
             ) from None
@@ -162,7 +160,9 @@ def resolve_model(spec: str | Path = DEFAULT_MODEL, precision: str = FLOAT32) ->
         if candidate.is_file():
             return load_model_files(candidate, origin)
     known = ", ".join(m.name for m in list_models()) or "none installed"
-    raise InputError(f"model {spec!r} not found: not a file, not bundled, not in {cache_dir()} (known: {known})")
+    raise ModelNotFoundError(
+        f"model {spec!r} not found: not a file, not bundled, not in {cache_dir()} (known: {known})"
+    )
 
 
 def list_models(on_error: Callable[[str], None] | None = None) -> list[ModelFiles]:
