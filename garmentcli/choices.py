@@ -20,6 +20,9 @@ PRECISIONS = ("float32", "int8")
 """``--precision``: the model's float graph, or its int8 variant (``garmentkp quantize``; a model card's
 ``precision``)."""
 FLOAT32, INT8 = PRECISIONS
+AUTO_PRECISION = "auto"
+"""``--precision auto`` (the default): int8 where it is faster, the CPU with onnxruntime, when the model has an int8
+variant; float32 otherwise (:func:`garmentcli.models.registry.precision_spec`)."""
 CALIBRATIONS = ("minmax", "percentile", "entropy")
 """``quantize --calibration``: how onnxruntime sets the activation ranges from the calibration images."""
 

@@ -102,6 +102,34 @@ def test_precision_int8_finds_the_variant_and_names_it_in_the_output(
     assert run["settings"]["model_sha256"] == model_sha256(load_model_files(int8_model))
 
 
+def _detect_settings(tmp_path: Path, *args: str) -> dict:
+    out = tmp_path / "auto.json"
+    result = CliRunner().invoke(app, ["detect", str(FLATLAY / "000001.jpg"), "-o", str(out), *args])
+    assert result.exit_code == 0, result.output
+    return orjson.loads(out.read_bytes())["garmentkp_run"]["settings"]
+
+
+def test_precision_auto_runs_the_int8_variant_on_the_cpu_and_float_where_int8_is_not_faster(
+    tiny_pair: tuple[Path, Path], tmp_path: Path
+) -> None:
+    float_model, int8_model = tiny_pair
+    assert _detect_settings(tmp_path)["model"] == "default-int8"  # the default: auto, and the bundled variant
+    assert _detect_settings(tmp_path, "--model", str(float_model))["model"] == "tiny-int8"
+    assert _detect_settings(tmp_path, "--model", str(int8_model))["model"] == "tiny-int8"
+    assert _detect_settings(tmp_path, "--model", str(float_model), "--precision", "float32")["model"] == "tiny"
+    pytest.importorskip("torch")
+    assert _detect_settings(tmp_path, "--model", str(float_model), "--backend", "torch")["model"] == "tiny"
+
+
+def test_precision_auto_keeps_a_model_without_an_int8_variant(tmp_path: Path) -> None:
+    from models_tiny import shared_tiny_model
+
+    alone = tmp_path / "alone.onnx"
+    shutil.copy(shared_tiny_model(), alone)
+    shutil.copy(shared_tiny_model().with_suffix(".json"), alone.with_suffix(".json"))
+    assert _detect_settings(tmp_path, "--model", str(alone))["model"] == "alone"
+
+
 def test_a_model_without_an_int8_variant_says_how_to_make_one(tmp_path: Path) -> None:
     from models_tiny import shared_tiny_model
 
@@ -161,3 +189,12 @@ def test_the_bundled_int8_default_finds_what_the_float_default_finds() -> None:
                 assert error <= 0.02 * np.hypot(*garment.bbox[2:]), want.file_name
             checked += 1
     assert checked >= 30
+
+
+def test_precision_auto_runs_float_on_cuda() -> None:
+    from garmentcli.models.registry import precision_spec
+
+    assert precision_spec("default", "auto", "onnx", "cpu") == "default-int8"
+    assert precision_spec("default", "auto", "onnx", "cuda") == "default"
+    assert precision_spec("runs/a/best.pt", "auto", "onnx", "cpu") == "runs/a/best.pt"
+    assert precision_spec("default", "float32", "onnx", "cpu") == "default"

@@ -24,10 +24,11 @@ def _table(results: list[BenchResult]) -> Table:
     from garmentcli.runtime.timing import STAGES
 
     table = Table(title="garmentkp detect throughput (decode/preprocess run in threads, overlapping inference)")
-    for column in ("backend", "device", "batch", "images", "images/s", "cpu ms", *(f"{s} ms" for s in STAGES)):
-        table.add_column(column, justify="right")
+    for column in ("model", "backend", "device", "batch", "images", "images/s", "cpu ms", *(f"{s} ms" for s in STAGES)):
+        table.add_column(column, justify="right", no_wrap=column == "model")
     for r in results:
         table.add_row(
+            r.model,
             r.backend,
             r.device,
             str(r.batch_size),
@@ -49,7 +50,7 @@ def bench(
     ] = [common.ONNX],  # noqa: B006
     batch_size: Annotated[list[int], typer.Option(help="Batch size(s) to measure (repeat the option).")] = [1, 8],  # noqa: B006
     device: Annotated[common.DeviceName, typer.Option(help="Where the network runs.")] = common.CPU,
-    precision: Annotated[common.PrecisionName, typer.Option(help=common.PRECISION_HELP)] = common.FLOAT,
+    precision: Annotated[common.PrecisionName, typer.Option(help=common.PRECISION_HELP)] = common.AUTO,
     images: Annotated[int, typer.Option(min=1, help="Generated images when no SOURCES are given.")] = 200,
     size: Annotated[int, typer.Option(min=32, help="Side of the generated JPEGs.")] = 512,
     score_thr: Annotated[float, typer.Option(min=0.0, max=1.0, help="Decoding score threshold.")] = 0.2,
@@ -67,18 +68,18 @@ def bench(
     from garmentcli.models.registry import resolve_model
     from garmentcli.runtime.bench import benchmark, write_test_images
 
-    resolved = resolve_model(model, precision.value)
+    resolved = {b: resolve_model(common.with_precision(model, precision, b, device)) for b in backend}
     options = DecodeOptions(score_thr=score_thr)
     failures = common.FailureLog()
     results = []
     with tempfile.TemporaryDirectory(prefix="garmentkp-bench-") as tmp:
         found = expand_sources(sources) if sources else write_test_images(Path(tmp), images, size)
-        for name in (b.value for b in backend):
+        for name, files in resolved.items():
             for batch in batch_size:
                 try:
-                    results.append(benchmark(resolved, found, name, batch, device.value, options))
+                    results.append(benchmark(files, found, name.value, batch, device.value, options))
                 except GarmentError as exc:
-                    failures.add(f"{name} (batch {batch}): {exc}")
+                    failures.add(f"{name.value} (batch {batch}): {exc}")
     if as_json:
         typer.echo(orjson.dumps([r.to_dict() for r in results], option=orjson.OPT_INDENT_2).decode())
     else:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from garmentcli.choices import BACKEND_NAMES, DEVICES, PRECISIONS
+from garmentcli.choices import AUTO_PRECISION, BACKEND_NAMES, DEVICES, PRECISIONS
 from garmentcli.errors import InputError
 
 if TYPE_CHECKING:
@@ -68,22 +68,22 @@ BackendName = choices("BackendName", BACKEND_NAMES)
 """``--backend``: one of :data:`~garmentcli.choices.BACKEND_NAMES`."""
 DeviceName = choices("DeviceName", DEVICES)
 """``--device``: one of :data:`~garmentcli.choices.DEVICES`."""
-PrecisionName = choices("PrecisionName", PRECISIONS)
-"""``--precision``: one of :data:`~garmentcli.choices.PRECISIONS`."""
-ONNX, CPU, FLOAT = BackendName("onnx"), DeviceName("cpu"), PrecisionName("float32")
+PrecisionName = choices("PrecisionName", (AUTO_PRECISION, *PRECISIONS))
+"""``--precision``: ``auto`` or one of :data:`~garmentcli.choices.PRECISIONS`."""
+ONNX, CPU, AUTO = BackendName("onnx"), DeviceName("cpu"), PrecisionName(AUTO_PRECISION)
 """The defaults of ``--backend``, ``--device`` and ``--precision``."""
-PRECISION_HELP = "float32, or int8: the model's int8 variant (NAME-int8, made by garmentkp quantize), faster on CPUs."
+PRECISION_HELP = (
+    "auto: the model's int8 variant (NAME-int8) with onnxruntime on the CPU, where it is faster, when the model has "
+    "one, else float32; float32: the float model; int8: its int8 variant (garmentkp quantize makes one)."
+)
 
 
-def with_precision(model: str, precision: Any) -> str:
-    """``--model`` as given, or with ``--precision int8`` its int8 variant's spec (a one-line error when the
-    model has none)."""
-    if precision.value == FLOAT.value:
-        return model
-    from garmentcli.models.registry import int8_spec, resolve_model
+def with_precision(model: str, precision: Any, backend: Any, device: Any) -> str:
+    """The model spec that ``--model``, ``--precision``, ``--backend`` and ``--device`` run (a one-line error when
+    ``--precision int8`` names a model without an int8 variant)."""
+    from garmentcli.models.registry import precision_spec
 
-    resolve_model(model, precision.value)
-    return int8_spec(model)
+    return precision_spec(model, precision.value, backend.value, device.value)
 
 
 def card_fields(path: Path | None) -> dict[str, Any]:

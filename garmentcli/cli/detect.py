@@ -39,7 +39,7 @@ def detect(
     ] = DEFAULT_MODEL,
     backend: Annotated[common.BackendName, typer.Option(help="onnx (onnxruntime) or torch.")] = common.ONNX,
     device: Annotated[common.DeviceName, typer.Option(help="Where the network runs.")] = common.CPU,
-    precision: Annotated[common.PrecisionName, typer.Option(help=common.PRECISION_HELP)] = common.FLOAT,
+    precision: Annotated[common.PrecisionName, typer.Option(help=common.PRECISION_HELP)] = common.AUTO,
     batch_size: Annotated[int, typer.Option(min=1, help="Images per inference batch.")] = 8,
     score_thr: Annotated[float, typer.Option(min=0.0, max=1.0, help="Drop garments scoring below this.")] = 0.2,
     max_dets: Annotated[int, typer.Option(min=1, help="At most this many garments per image.")] = 20,
@@ -96,7 +96,7 @@ def detect(
     from garmentcli.runtime.topdown import GivenBoxes, load_landmarker
 
     ray = on_ray(engine)
-    model = common.with_precision(model, precision)
+    model = common.with_precision(model, precision, backend, device)
     if boxes is not None and landmarks is None:
         raise InputError(f"--boxes {boxes}: needs --landmarks MODEL, the top-down model that places the landmarks")
     if ray and landmarks is not None:

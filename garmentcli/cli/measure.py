@@ -87,7 +87,7 @@ def measure(
         float, typer.Option("--min-confidence", help="Predicted landmarks below this confidence count as missing.")
     ] = MIN_CONFIDENCE,
     model: Annotated[str, typer.Option(help="Model for image inputs (name or .onnx path).")] = DEFAULT_MODEL,
-    precision: Annotated[common.PrecisionName, typer.Option(help=common.PRECISION_HELP)] = common.FLOAT,
+    precision: Annotated[common.PrecisionName, typer.Option(help=common.PRECISION_HELP)] = common.AUTO,
     refine: Annotated[
         bool, typer.Option(help="Image inputs: detect again on a zoomed crop of each garment (finer landmarks).")
     ] = True,
@@ -163,7 +163,7 @@ def measure(
         items = stream_items(read_lines(sys.stdin), images, failures.add)
     elif _is_image_input(input_path):
         sources = expand_sources([input_path])
-        model = common.with_precision(model, precision)
+        model = common.with_precision(model, precision, common.ONNX, common.CPU)
         detector = make_detector(model, refine, flip, landmarks)
         if on_ray(engine):
             from garmentcli.scale.run import MeasureSpec, cluster_measurements, require_ray

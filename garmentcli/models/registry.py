@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from garmentcli.choices import DEFAULT_MODEL, FLOAT32, INT8, PRECISIONS
+from garmentcli.choices import AUTO_PRECISION, DEFAULT_MODEL, FLOAT32, INT8, PRECISIONS
 from garmentcli.errors import GarmentError, InputError, ModelNotFoundError
 from garmentcli.io.atomic import atomic_write
 from garmentcli.io.digest import file_sha256
@@ -163,6 +163,29 @@ def resolve_model(spec: str | Path = DEFAULT_MODEL, precision: str = FLOAT32) ->
     raise ModelNotFoundError(
         f"model {spec!r} not found: not a file, not bundled, not in {cache_dir()} (known: {known})"
     )
+
+
+def precision_spec(spec: str, precision: str, backend: str, device: str) -> str:
+    """The model spec that ``--model spec --precision precision`` runs with ``backend`` on ``device``.
+
+    ``float32``: ``spec`` as given. ``int8``: its int8 variant (a one-line error when it has none).
+    ``auto``: the int8 variant where int8 is faster, onnxruntime on the CPU, when the model has one (a bundled
+    model does; ``garmentkp quantize`` makes one), else ``spec`` as given: a model already int8 stays itself,
+    a training checkpoint, the torch backend and CUDA run the float graph.
+    """
+    if precision == AUTO_PRECISION:
+        if backend != "onnx" or device != "cpu" or Path(spec).suffix == ".pt":
+            return spec
+        try:
+            resolve_model(spec, INT8)
+        except ModelNotFoundError:
+            return spec
+        return int8_spec(spec)
+    if precision == INT8:
+        resolve_model(spec, INT8)
+        return int8_spec(spec)
+    resolve_model(spec, precision)  # an unknown precision is a one-line error here
+    return spec
 
 
 def list_models(on_error: Callable[[str], None] | None = None) -> list[ModelFiles]:

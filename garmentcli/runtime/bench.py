@@ -21,6 +21,8 @@ from garmentcli.runtime.timing import STAGES, StageTimer
 
 @dataclass(frozen=True)
 class BenchResult:
+    model: str
+    """The model's name: with ``--precision auto`` the onnxruntime rows run its int8 variant, the torch rows not."""
     backend: str
     device: str
     batch_size: int
@@ -38,6 +40,7 @@ class BenchResult:
 
     def to_dict(self) -> dict:
         return {
+            "model": self.model,
             "backend": self.backend,
             "device": self.device,
             "batch_size": self.batch_size,
@@ -94,4 +97,4 @@ def benchmark(
     seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
     stage_ms = predictor.timer.per_image_ms()
     stages = {s: stage_ms[s] for s in STAGES}
-    return BenchResult(backend, device, batch_size, predictor.timer.images, seconds, cpu_seconds, stages)
+    return BenchResult(model.name, backend, device, batch_size, predictor.timer.images, seconds, cpu_seconds, stages)
