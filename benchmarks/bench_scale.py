@@ -31,13 +31,17 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
+from garmentcli.choices import AUTO_PRECISION, DEFAULT_MODEL
 from garmentcli.io.df2 import image_ids_from_names
 from garmentcli.io.sources import expand_sources
+from garmentcli.models.registry import precision_spec
 from garmentcli.runtime.predictor import Predictor
 from garmentcli.scale.cluster import PredictorSpec
 from garmentcli.scale.run import cluster_lines
 
 ENV = {**os.environ, "RAY_AUTH_MODE": "disabled"}
+MODEL = precision_spec(DEFAULT_MODEL, AUTO_PRECISION, "onnx", "cpu")
+"""The model a plain ``garmentkp detect`` runs here (``--precision auto``: the default's int8 variant)."""
 RAY = [sys.executable, "-m", "ray.scripts.scripts"]
 BURST_S = 0.005
 """Records closer than this to the first came with it (one batch or block is handed on in microseconds)."""
@@ -100,19 +104,20 @@ def main() -> None:
                     entry = figures.setdefault(name, {"end to end": [], "steady": []})
                     entry["end to end"].append(end_to_end(folder, root / "local.json", [], threads))
                     os.environ["GARMENTKP_THREADS"] = str(threads)
-                    predictor = Predictor("default")
+                    predictor = Predictor(MODEL)
                     entry["steady"].append(steady(predictor.predict_sources(sources, ids)))
                 for actors in (1, 2):
                     name = f"Ray, {actors} actor{'s' if actors > 1 else ''}"
                     entry = figures.setdefault(name, {"end to end": [], "steady": []})
                     ray = ["--engine", "ray", "--ray-address", address, "--ray-actors", str(actors)]
                     entry["end to end"].append(end_to_end(folder, root / "ray.json", ray, 1))
-                    spec = PredictorSpec.of(Predictor("default"), "default", "cpu")
+                    spec = PredictorSpec.of(Predictor(MODEL), MODEL, "cpu")
                     entry["steady"].append(steady(cluster_lines(sources, ids, spec, print, address, actors)))
         finally:
             if started:
                 subprocess.run([*RAY, "stop", "--force"], check=False, capture_output=True, env=ENV)
-    print(f"{args.images} synthetic 512 px flat-lays, {args.repeats} runs each, images/s median (min-max):")
+    print(f"{args.images} synthetic 512 px flat-lays, model {MODEL}, {args.repeats} runs each,", end=" ")
+    print("images/s median (min-max):")
     for name, entry in figures.items():
         print(f"  {name:18s} end to end {_spread(entry['end to end'])}   steady {_spread(entry['steady'])}")
     print("local / Ray at equal cores (median of the per-run ratios; > 1: Ray slower):")
