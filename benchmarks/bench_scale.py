@@ -13,7 +13,7 @@ this machine, two ways:
 Ratios (local / Ray, above 1 = Ray slower) are at equal cores: 1 actor against 1 thread, 2 actors
 against 2 threads. Each figure is the median of ``--repeats`` runs with the min-max spread.
 
-Usage: python benchmarks/bench_scale.py [--images 300] [--repeats 3] [--ray-address HOST:PORT]
+Usage: python benchmarks/bench_scale.py [--images 1000] [--repeats 3] [--ray-address HOST:PORT]
 Without --ray-address it starts a head node here (``ray start --head --num-cpus 2``) and stops
 it after (``ray stop --force``, which stops every Ray process of this machine).
 """
@@ -76,7 +76,7 @@ def steady(records: Iterable[object]) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", type=int, default=300)
+    parser.add_argument("--images", type=int, default=1000, help="a run worth a cluster: start-up is paid once")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--ray-address", default=None)
     args = parser.parse_args()

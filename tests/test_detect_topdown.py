@@ -92,7 +92,7 @@ def test_landmarks_replace_the_detectors_and_nothing_else(landmark_model: Path, 
             found += 1
     assert found >= 3
     settings = json.loads(composed.read_text())["garmentkp_run"]["settings"]
-    assert settings["landmarks"] == "tiny-rtfpose" and settings["model"] == "default"
+    assert settings["landmarks"] == "tiny-rtfpose" and settings["model"] == "default-int8"  # --precision auto
     resumed = CliRunner().invoke(app, ["detect", str(few_images), "-o", str(composed), "--resume"])
     assert resumed.exit_code == 1 and "landmarks 'tiny-rtfpose' -> None" in resumed.output
 

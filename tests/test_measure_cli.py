@@ -184,10 +184,10 @@ def test_image_folder_runs_the_detector_first(scene, monkeypatch):
     by_size = {0: aset.images[0].garments}
 
     class FakeDetector:
-        """The default model's settings (what the output records), the skirt's true landmarks as detections."""
+        """The asked model's settings (what the output records), the skirt's true landmarks as detections."""
 
-        def __init__(self, refine, flip):
-            self.model, self.options, self.refine, self.flip = resolve_model("default"), DecodeOptions(), refine, flip
+        def __init__(self, model, refine, flip):
+            self.model, self.options, self.refine, self.flip = resolve_model(model), DecodeOptions(), refine, flip
             self.landmarker = None
 
         def predict_sources_with_images(self, sources, ids=None, on_error=None):
@@ -202,7 +202,7 @@ def test_image_folder_runs_the_detector_first(scene, monkeypatch):
 
     def make_detector(model, refine, flip, landmarks=None):
         asked.append((model, refine, flip))
-        return FakeDetector(refine, flip)
+        return FakeDetector(model, refine, flip)
 
     monkeypatch.setattr(measure_cli, "make_detector", make_detector)
     (root / "photos" / OBLIQUE).unlink()
@@ -213,10 +213,11 @@ def test_image_folder_runs_the_detector_first(scene, monkeypatch):
     assert row["image"] == FLAT and float(row["hip_cm"]) == pytest.approx(34.0, abs=0.1)
     out = root / "sizes.json"
     assert CliRunner().invoke(app, [*args[:-1], str(out), "--no-refine", "--no-flip"]).exit_code == 0
-    assert asked == [("default", True, True), ("default", False, False)]  # accuracy first unless told otherwise
+    # accuracy first unless told otherwise; on the CPU the default's int8 variant (--precision auto)
+    assert asked == [("default-int8", True, True), ("default-int8", False, False)]
     detection = json.loads((root / ".sizes.json.run.json").read_text())["settings"]["detection"]
-    assert detection["model"] == "default" and (detection["refine"], detection["flip"]) == (False, False)
-    assert detection["model_sha256"] == file_sha256(resolve_model("default").onnx)
+    assert detection["model"] == "default-int8" and (detection["refine"], detection["flip"]) == (False, False)
+    assert detection["model_sha256"] == file_sha256(resolve_model("default-int8").onnx)
     assert detection["score_thr"] == DecodeOptions().score_thr
 
 
