@@ -102,6 +102,16 @@ def test_precision_int8_finds_the_variant_and_names_it_in_the_output(
     assert run["settings"]["model_sha256"] == model_sha256(load_model_files(int8_model))
 
 
+def _model_without_a_variant(folder: Path) -> Path:
+    """A copy of the tiny model, with its card, alone in ``folder``: no ``alone-int8.onnx`` beside it."""
+    from models_tiny import shared_tiny_model
+
+    alone = folder / "alone.onnx"
+    shutil.copy(shared_tiny_model(), alone)
+    shutil.copy(shared_tiny_model().with_suffix(".json"), alone.with_suffix(".json"))
+    return alone
+
+
 def _detect_settings(tmp_path: Path, *args: str) -> dict:
     out = tmp_path / "auto.json"
     result = CliRunner().invoke(app, ["detect", str(FLATLAY / "000001.jpg"), "-o", str(out), *args])
@@ -122,20 +132,12 @@ def test_precision_auto_runs_the_int8_variant_on_the_cpu_and_float_where_int8_is
 
 
 def test_precision_auto_keeps_a_model_without_an_int8_variant(tmp_path: Path) -> None:
-    from models_tiny import shared_tiny_model
-
-    alone = tmp_path / "alone.onnx"
-    shutil.copy(shared_tiny_model(), alone)
-    shutil.copy(shared_tiny_model().with_suffix(".json"), alone.with_suffix(".json"))
+    alone = _model_without_a_variant(tmp_path)
     assert _detect_settings(tmp_path, "--model", str(alone))["model"] == "alone"
 
 
 def test_a_model_without_an_int8_variant_says_how_to_make_one(tmp_path: Path) -> None:
-    from models_tiny import shared_tiny_model
-
-    alone = tmp_path / "alone.onnx"
-    shutil.copy(shared_tiny_model(), alone)
-    shutil.copy(shared_tiny_model().with_suffix(".json"), alone.with_suffix(".json"))
+    alone = _model_without_a_variant(tmp_path)
     result = CliRunner().invoke(
         app, ["detect", str(FLATLAY), "-o", str(tmp_path / "p.json"), "--model", str(alone), "--precision", "int8"]
     )

@@ -68,13 +68,13 @@ def bench(
     from garmentcli.models.registry import resolve_model
     from garmentcli.runtime.bench import benchmark, write_test_images
 
-    resolved = {b: resolve_model(common.with_precision(model, precision, b, device)) for b in backend}
+    resolved = [(b, resolve_model(common.with_precision(model, precision, b, device))) for b in backend]
     options = DecodeOptions(score_thr=score_thr)
     failures = common.FailureLog()
     results = []
     with tempfile.TemporaryDirectory(prefix="garmentkp-bench-") as tmp:
         found = expand_sources(sources) if sources else write_test_images(Path(tmp), images, size)
-        for name, files in resolved.items():
+        for name, files in resolved:
             for batch in batch_size:
                 try:
                     results.append(benchmark(files, found, name.value, batch, device.value, options))
