@@ -110,6 +110,13 @@ def train(
     backbone_lr: Annotated[
         float, typer.Option(min=0.0, help="Learning rate of the pretrained backbone relative to --lr.")
     ] = 0.5,
+    init: Annotated[
+        str | None,
+        typer.Option(
+            help="Start from this trained model's weights instead of ImageNet's (a bundled name such as photos, "
+            "an exported .onnx or a checkpoint .pt); the network is that model's, so no --arch."
+        ),
+    ] = None,
 ) -> None:
     """Train the garment detector and landmark network; checkpoints every epoch, resumable.
 
@@ -124,7 +131,17 @@ def train(
     from garmentcli.train.topdown_data import TOPDOWN_AUGMENT
 
     config: ModelConfig | TopDownConfig | None = None
-    if resume is None:  # the defaults, changed by --arch (a stored config without "backbone" means the legacy one)
+    if resume is not None and init is not None:
+        raise InputError(f"--init {init} with --resume: a resumed run continues with its checkpoint's weights")
+    if resume is None and init is not None:
+        from garmentcli.train.init import init_model
+
+        if arch:
+            raise InputError(f"--init {init} sets the network; --arch {' '.join(arch)} cannot change it")
+        config = init_model(init).card.config
+        if isinstance(config, ModelConfig):
+            config = ModelConfig.from_dict({**config.to_dict(), "input_size": input_size})
+    elif resume is None:  # the defaults, changed by --arch (a stored config without "backbone" means the legacy one)
         name, changes = parse_arch(arch or [], FAMILY_NAMES)
         config_type = family(FAMILY_NAMES[name or "centernet"]).config_type
         if config_type is TopDownConfig and input_size != DEFAULT_INPUT_SIZE:
@@ -179,6 +196,7 @@ def train(
                 pretrained=pretrained,
                 freeze_stages=freeze_stages,
                 backbone_lr=backbone_lr,
+                init=init,
             )
             if isinstance(config, TopDownConfig):
                 options.augment = TOPDOWN_AUGMENT

@@ -54,6 +54,9 @@ class TrainOptions:
     2018), and their backward pass is the costliest on a CPU. Only with ``pretrained``."""
     backbone_lr: float = 0.5
     """Learning rate of the trainable backbone stages relative to ``lr`` (pretrained backbones only)."""
+    init: str | None = None
+    """The model (name or path) whose weights a fresh run starts from, in place of ImageNet's
+    (:mod:`garmentcli.train.init`); the run's config is that model's."""
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     weights: LossWeights = field(default_factory=LossWeights)
 
@@ -142,7 +145,13 @@ class Trainer:
         self.device = resolve_device(self.options.device)
         self.family = family_of(self.config)
         self.network = self.family.build(self.config)
-        if self.fresh and _pretrained(self.config, self.options):
+        self.train_set = self.family.dataset(self.train_samples, self.config, self.options.augment, self.options.seed)
+        if self.fresh and self.options.init is not None:
+            from garmentcli.train.init import init_model, load_init_weights
+
+            batches = _loader(self.train_set, self.options, epoch=0, shuffle=True)
+            load_init_weights(self.network, init_model(self.options.init), batches)
+        elif self.fresh and _pretrained(self.config, self.options):
             from garmentcli.models.efficientnet_lite import load_imagenet_weights
 
             load_imagenet_weights(self.network.backbone)
@@ -151,7 +160,6 @@ class Trainer:
             stage.requires_grad_(False)
         self.network.to(self.device)
         self.optimizer = torch.optim.AdamW(_parameter_groups(self.network, self.options), lr=self.options.lr)
-        self.train_set = self.family.dataset(self.train_samples, self.config, self.options.augment, self.options.seed)
         self.steps_per_epoch = max(1, len(self.train_set) // self.options.batch_size)
         if len(self.train_set) < self.options.batch_size:
             items = "images" if self.family.architecture == ARCHITECTURE else "annotated garments"
@@ -286,9 +294,7 @@ def resume_trainer(
         options.workers = workers
     config = family(state.get("architecture", ARCHITECTURE)).config_type.from_dict(state["config"])
     stored = [str(spec) for spec in state.get("val_data") or []]
-    trainer = Trainer(
-        out, config, options, train_samples, val_samples, fresh=False, val_data=list(val_data or stored)
-    )
+    trainer = Trainer(out, config, options, train_samples, val_samples, fresh=False, val_data=list(val_data or stored))
     trainer.load_state(state)
     return trainer
 
