@@ -41,12 +41,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import real_val
 
 from garmentcli.io.formats import read_annotations
+from garmentcli.io.images import read_image, write_image
 from garmentcli.io.sources import ImageSource
 from garmentcli.metrics.evaluate import evaluate
 from garmentcli.models.codec import DecodeOptions
 from garmentcli.runtime.predictor import Predictor
 from garmentcli.schema.fld import df2_to_fld
+from garmentcli.schema.garments import category_name
 from garmentcli.schema.records import AnnotationSet, Garment, ImageRecord
+from garmentcli.viz.draw import contact_sheet, draw_garments
 
 DF2_GT = Path("deepfashion2") / "deepfashion2_coco.json"
 FLD_GT = Path("fld") / "fld_coco.json"
@@ -163,6 +166,35 @@ def report(summary: dict[str, Any], df2: dict[str, Any] | None, fld: dict[str, A
         )
 
 
+def _caption(outcome: real_val.Outcome) -> str:
+    if outcome.negative:
+        return f"{outcome.folder}: {'a garment >= 0.5 (wrong)' if outcome.negative_hit else 'nothing >= 0.5 (right)'}"
+    if outcome.top_category is None:
+        return f"{outcome.folder}: nothing found (wrong)"
+    verdict = "right" if outcome.category_right else "WRONG"
+    return f"{outcome.folder}: {category_name(outcome.top_category)} {outcome.top_score:.2f} ({verdict})"
+
+
+def write_sheet(
+    path: Path,
+    photos: list[real_val.LabelledPhoto],
+    detections: list[list[Garment]],
+    outcomes: list[real_val.Outcome],
+    root: Path,
+) -> None:
+    """Per folder, the first photo the model gets right and the first it gets wrong, drawn as ``garmentkp draw``
+    draws them (every detection kept), tiled with a caption each."""
+    chosen: dict[tuple[str, bool], int] = {}
+    for index, outcome in enumerate(outcomes):
+        right = not outcome.negative_hit if outcome.negative else outcome.category_right
+        chosen.setdefault((outcome.folder, right), index)
+    order = sorted(chosen.items(), key=lambda item: (item[0][0], not item[0][1]))
+    folder = real_val.photo_folder(root)
+    tiles = [draw_garments(read_image(folder / photos[i].file_name), detections[i]) for _, i in order]
+    names = [_caption(outcomes[i]) for _, i in order]
+    write_image(contact_sheet(tiles, cols=4, cell_width=300, names=names), path)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="default", help="bundled or cached model name, or a .onnx/.pt path")
@@ -172,6 +204,12 @@ def main() -> None:
     parser.add_argument("--flip", action="store_true", help="flip test-time augmentation")
     parser.add_argument("--refine", action="store_true", help="zoomed second pass per garment")
     parser.add_argument("--json", type=Path, help="also write every figure (and each photo's outcome) here")
+    parser.add_argument(
+        "--sheet",
+        type=Path,
+        help="also draw a contact sheet of results (per folder, the first photo named right and the first named "
+        "wrong, detections drawn) to this image file; it shows the real photos: keep it out of the repository",
+    )
     args = parser.parse_args()
 
     predictor = Predictor(
@@ -184,12 +222,16 @@ def main() -> None:
         f"({args.subset}) from {real_val.photo_folder(args.root)}"
     )
     started = time.perf_counter()
-    outcomes = real_val.evaluate_photos(predictor, photos, args.root)
+    detections = real_val.detect_photos(predictor, photos, args.root)
+    outcomes = real_val.score_photos(photos, detections)
     summary = real_val.summarise(outcomes)
     df2 = deepfashion2_scores(predictor, args.root)
     fld = fld_scores(predictor, args.root)
     print(f"({time.perf_counter() - started:.0f} s, CPU shared with other work)")
     report(summary, df2, fld)
+    if args.sheet is not None:
+        write_sheet(args.sheet, photos, detections, outcomes, args.root)
+        print(f"contact sheet: {args.sheet}")
     if args.json is not None:
         document = {
             "model": args.model,

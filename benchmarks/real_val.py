@@ -192,6 +192,11 @@ def detect_photos(predictor: Any, photos: Sequence[LabelledPhoto], root: Path = 
     return [record.garments for record in records]
 
 
+def score_photos(photos: Sequence[LabelledPhoto], detections: Sequence[Sequence[Garment]]) -> list[Outcome]:
+    """Score each photo's detections (:func:`detect_photos`' output)."""
+    return [score_photo(photo, found) for photo, found in zip(photos, detections, strict=True)]
+
+
 def evaluate_photos(predictor: Any, photos: Sequence[LabelledPhoto], root: Path = DEFAULT_ROOT) -> list[Outcome]:
     """Detect on the photos and score each one."""
-    return [score_photo(p, found) for p, found in zip(photos, detect_photos(predictor, photos, root), strict=True)]
+    return score_photos(photos, detect_photos(predictor, photos, root))
