@@ -15,9 +15,9 @@ from metrics_data import make_ground_truth, make_results
 from typer.testing import CliRunner
 
 from garmentcli.cli.app import app
-from garmentcli.metrics import evaluate
 from garmentcli.metrics.confusion import FALSE, MISSED, confusion_matrix
 from garmentcli.metrics.diagnostics import diagnose, mean_shape
+from garmentcli.metrics.evaluate import evaluate
 from garmentcli.metrics.instances import load_instances
 from garmentcli.metrics.report import format_value
 from garmentcli.schema.layout import DF2

@@ -10,8 +10,8 @@ import json
 import numpy as np
 import pytest
 
-from garmentcli.metrics import evaluate
 from garmentcli.metrics.coco import BOX_PARAMS, KEYPOINT_PARAMS, coco_evaluate
+from garmentcli.metrics.evaluate import evaluate
 from garmentcli.metrics.instances import instances_from_coco
 from garmentcli.schema.layout import DF2
 

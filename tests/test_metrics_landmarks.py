@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from metrics_data import make_ground_truth, make_results
 
-from garmentcli.metrics import evaluate
+from garmentcli.metrics.evaluate import evaluate
 from garmentcli.metrics.instances import instances_from_coco
 from garmentcli.metrics.landmarks import auc, epe, nme, pck
 from garmentcli.metrics.pairing import pair

@@ -86,10 +86,13 @@ def test_convert_imports_no_network(tmp_path):
     assert len(read_annotations(tmp_path / "out.jsonl")) == len(sample_set())
 
 
-def test_quiet_detect_loads_no_rich_no_tables_no_torch(tmp_path):
-    packages = imported(tmp_path, "-q", "detect", str(SAMPLE), "-o", str(tmp_path / "p.json"))
+def test_quiet_detect_loads_no_rich_no_tables_no_torch_no_evaluation(tmp_path):
+    found = modules(tmp_path, "-q", "detect", str(SAMPLE), "-o", str(tmp_path / "p.json"))
+    packages = {name.split(".")[0] for name in found}
     assert "onnxruntime" in packages
     assert not packages & {"rich", "pandas", "torch", "matplotlib"}, packages
+    assert "garmentcli.metrics.similarity" in found  # box IoU for the decoding's suppression
+    assert not {"garmentcli.metrics.evaluate", "garmentcli.metrics.coco"} & found
 
 
 def test_quiet_keeps_opencv_quiet_when_it_is_imported_later(tmp_path):

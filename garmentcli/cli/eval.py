@@ -158,7 +158,7 @@ def eval_command(
 
     Example: garmentkp eval --gt val/coco.json --pred pred.json --per-category --json scores.json
     """
-    from garmentcli.metrics import evaluate
+    from garmentcli.metrics.evaluate import evaluate
     from garmentcli.metrics.pairing import pair_images
 
     if images_dir is not None and (report is None or not images_dir.is_dir()):

@@ -47,7 +47,7 @@ def validate(
     options: DecodeOptions | None = None,
 ) -> dict[str, float]:
     """``val_kp_AP``, ``val_kp_AP50``, ``val_kp_AP75`` and ``val_box_AP`` on ``samples``."""
-    from garmentcli.metrics import evaluate
+    from garmentcli.metrics.evaluate import evaluate
 
     predictions = predict_samples(network, config, samples, device, options)
     truth = AnnotationSet([s.record for s in samples])
@@ -66,7 +66,7 @@ def validate_topdown(network: Any, config: TopDownConfig, samples: Sequence[Samp
     :class:`~garmentcli.runtime.topdown.TopDownLandmarker`, as ``detect --landmarks`` runs it): ``val_kp_AP``,
     ``val_kp_AP50``, ``val_kp_AP75`` and ``val_PCK`` (PCK@0.2 of the box)."""
     from garmentcli.io.images import read_image
-    from garmentcli.metrics import evaluate
+    from garmentcli.metrics.evaluate import evaluate
     from garmentcli.runtime.topdown import TopDownLandmarker, torch_runner
 
     landmarker = TopDownLandmarker(torch_runner(network, device), config, batch_size=BATCH)
