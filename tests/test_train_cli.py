@@ -160,3 +160,30 @@ def test_the_top_down_family_trains_from_the_cli(coco_data: Path, tmp_path: Path
 
 def _arches(pairs: list[str]) -> list[str]:
     return [part for pair in pairs for part in ("--arch", pair)]
+
+
+@pytest.mark.parametrize("epochs_done", [0, 1])
+def test_an_interrupted_run_says_what_it_kept(
+    coco_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, epochs_done: int
+) -> None:
+    from garmentcli.cli.common import EXIT_INTERRUPTED
+    from garmentcli.train.loop import Trainer
+
+    real_epoch = Trainer.train_epoch
+
+    def stopping(self: Trainer, hook: object) -> dict[str, float]:
+        if self.epoch == epochs_done:
+            raise KeyboardInterrupt
+        return real_epoch(self, hook)
+
+    monkeypatch.setattr(Trainer, "train_epoch", stopping)
+    run = tmp_path / "run"
+    args = ["train", str(coco_data), "--out", str(run), "--epochs", "2", "--input-size", "64", "--batch-size", "2"]
+    result = CliRunner().invoke(app, [*args, "--threads", "1", *TINY_ARCH])
+    assert result.exit_code == EXIT_INTERRUPTED, result.output
+    if epochs_done == 0:
+        assert "interrupted in the first epoch: no checkpoint was written" in result.output
+        assert not (run / "last.pt").exists()
+    else:
+        assert f"1 of 2 epochs done, kept in {run / 'last.pt'}" in result.output
+        assert (run / "last.pt").is_file()

@@ -80,11 +80,13 @@ def train(
     arch: Annotated[
         list[str] | None,
         typer.Option(
-            help="The model family, centernet (the one-stage detector, default) or rtfpose (the top-down landmark "
-            "model: garment crops, landmarks only), and network options KEY=VALUE of its config, repeatable. "
-            "centernet (ModelConfig): backbone=efficientnet-lite0 (default), -lite1, -lite2, or inverted-residual "
-            "(from scratch, shaped by width=, depth=, expansion=). rtfpose (TopDownConfig): input_width=192, "
-            "input_height=256, mecs=, csff=, safe= (true/false, the RTFPose modules), channels=, hidden=, backbone=."
+            help="The model family, centernet (the one-stage detector, default), rtfpose or cspn (the top-down "
+            "landmark models: garment crops, landmarks only), and network options KEY=VALUE of its config, "
+            "repeatable. centernet (ModelConfig): backbone=efficientnet-lite0 (default), -lite1, -lite2, or "
+            "inverted-residual (from scratch, shaped by width=, depth=, expansion=). rtfpose (TopDownConfig): "
+            "input_width=192, input_height=256, mecs=, csff=, safe= (true/false, the RTFPose modules), channels=, "
+            "hidden=, backbone=. cspn (CspnConfig): input_width=192, input_height=256, stages=4, channels=128, "
+            "sigma=2.0, backbone=."
         ),
     ] = None,
     pretrained: Annotated[
@@ -124,13 +126,13 @@ def train(
     """
     torch = require_torch()
     from garmentcli.errors import SchemaError
-    from garmentcli.models.config import ModelConfig, TopDownConfig
+    from garmentcli.models.config import AnyConfig, CropConfig, ModelConfig
     from garmentcli.train.data import load_samples
     from garmentcli.train.families import FAMILY_NAMES, family
     from garmentcli.train.loop import Trainer, TrainOptions, resume_trainer, stored_validation
     from garmentcli.train.topdown_data import TOPDOWN_AUGMENT
 
-    config: ModelConfig | TopDownConfig | None = None
+    config: AnyConfig | None = None
     if resume is not None and init is not None:
         raise InputError(f"--init {init} with --resume: a resumed run continues with its checkpoint's weights")
     if resume is None and init is not None:
@@ -144,8 +146,8 @@ def train(
     elif resume is None:  # the defaults, changed by --arch (a stored config without "backbone" means the legacy one)
         name, changes = parse_arch(arch or [], FAMILY_NAMES)
         config_type = family(FAMILY_NAMES[name or "centernet"]).config_type
-        if config_type is TopDownConfig and input_size != DEFAULT_INPUT_SIZE:
-            raise InputError("--input-size: the rtfpose crop is set by --arch input_width=W --arch input_height=H")
+        if config_type is not ModelConfig and input_size != DEFAULT_INPUT_SIZE:
+            raise InputError(f"--input-size: the {name} crop is set by --arch input_width=W --arch input_height=H")
         if config_type is ModelConfig:
             changes["input_size"] = input_size
         try:
@@ -198,12 +200,12 @@ def train(
                 backbone_lr=backbone_lr,
                 init=init,
             )
-            if isinstance(config, TopDownConfig):
+            if isinstance(config, CropConfig):
                 options.augment = TOPDOWN_AUGMENT
             trainer = Trainer(out, config, options, train_samples, val_samples, val_data=list(val or []))
         shape = trainer.config
-        size = f"{shape.input_width} x {shape.input_height}" if isinstance(shape, TopDownConfig) else shape.input_size
-        crops = f" ({len(trainer.train_set)} garment crops)" if isinstance(shape, TopDownConfig) else ""
+        size = f"{shape.input_width} x {shape.input_height}" if isinstance(shape, CropConfig) else shape.input_size
+        crops = f" ({len(trainer.train_set)} garment crops)" if isinstance(shape, CropConfig) else ""
         common.info(
             f"training on {len(train_samples)} images{crops} ({len(val_samples)} for validation), "
             f"{trainer.parameters / 1e6:.2f} M parameters, input {size} px, "
@@ -227,10 +229,13 @@ def train(
             try:
                 trainer.fit(hook)
             except KeyboardInterrupt:
-                common.warn(
-                    f"interrupted: {trainer.epoch} of {trainer.options.epochs} epochs done, kept in {out / 'last.pt'}; "
-                    f"continue with --resume {out / 'last.pt'}"
-                )
+                if trainer.epoch == 0:  # checkpoints are written after each epoch: none yet
+                    common.warn(f"interrupted in the first epoch: no checkpoint was written to {out}")
+                else:
+                    common.warn(
+                        f"interrupted: {trainer.epoch} of {trainer.options.epochs} epochs done, kept in "
+                        f"{out / 'last.pt'}; continue with --resume {out / 'last.pt'}"
+                    )
                 raise typer.Exit(common.EXIT_INTERRUPTED) from None
         common.info(f"done: {out / 'last.pt'}, best {out / 'best.pt'}, log {out / 'log.csv'}")
         if skipped:
