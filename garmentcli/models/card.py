@@ -11,7 +11,17 @@ import orjson
 from garmentcli.choices import PRECISIONS
 from garmentcli.errors import SchemaError
 from garmentcli.io.jsonio import load_json
-from garmentcli.models.config import ARCHITECTURE, TOPDOWN_ARCHITECTURE, ModelConfig, TopDownConfig
+from garmentcli.models.config import (
+    ARCHITECTURE,
+    CSPN_ARCHITECTURE,
+    TOPDOWN_ARCHITECTURE,
+    CropConfig,
+    CspnConfig,
+    ModelConfig,
+    TopDownConfig,
+    architecture_of,
+    config_type,
+)
 from garmentcli.schema.layout import NUM_LANDMARKS
 from garmentcli.settings import NonNegativeInt, settings_class
 
@@ -27,10 +37,10 @@ class ModelCard:
     """What a model is, how it was made and how well it does; every field checked when the card is made."""
 
     name: str
-    config: ModelConfig | TopDownConfig
-    """The network's shape: a :class:`ModelConfig` (the one-stage detector) or a :class:`TopDownConfig` (the
-    top-down landmark model); it decides ``architecture``."""
-    architecture: Literal["garmentkp-centernet-v1", "garmentkp-rtfpose-v1"] = ARCHITECTURE
+    config: ModelConfig | TopDownConfig | CspnConfig
+    """The network's shape: a :class:`ModelConfig` (the one-stage detector), a :class:`TopDownConfig` (the
+    RTFPose top-down landmark model) or a :class:`CspnConfig` (the CSPN one); it decides ``architecture``."""
+    architecture: Literal["garmentkp-centernet-v1", "garmentkp-rtfpose-v1", "garmentkp-cspn-v1"] = ARCHITECTURE
     schema_version: Literal[1] = CARD_SCHEMA_VERSION
     landmarks: str = f"deepfashion2-{NUM_LANDMARKS}"
     parameters: NonNegativeInt | None = None
@@ -44,17 +54,17 @@ class ModelCard:
     """The graph's arithmetic: float32, or int8 (``garmentkp quantize``: onnxruntime static QDQ)."""
 
     def __post_init__(self) -> None:  # the architecture follows the config's type
-        self.architecture = TOPDOWN_ARCHITECTURE if isinstance(self.config, TopDownConfig) else ARCHITECTURE
+        self.architecture = architecture_of(self.config)
 
     @property
     def is_topdown(self) -> bool:
         """A top-down landmark model (crops in, landmarks out) rather than a detector."""
-        return isinstance(self.config, TopDownConfig)
+        return isinstance(self.config, CropConfig)
 
     @property
     def input_size(self) -> int | list[int]:
         """The detector's square input side, or the top-down model's crop ``[width, height]``."""
-        if isinstance(self.config, TopDownConfig):
+        if isinstance(self.config, CropConfig):
             return [self.config.input_width, self.config.input_height]
         return self.config.input_size
 
@@ -92,8 +102,8 @@ class ModelCard:
             config = data.get("config")
             known = {f.name for f in fields(cls)} - {"config"}
             values = {k: v for k, v in data.items() if k in known and v is not None}
-            config_type = TopDownConfig if data.get("architecture") == TOPDOWN_ARCHITECTURE else ModelConfig
-            return cls(config=config_type.from_dict(config) if isinstance(config, dict) else config, **values)
+            kind = config_type(data.get("architecture"))
+            return cls(config=kind.from_dict(config) if isinstance(config, dict) else config, **values)
         except SchemaError as exc:
             raise SchemaError(f"{source}: {exc}") from exc
 
@@ -102,10 +112,11 @@ class ModelCard:
         return cls.from_dict(load_json(path), str(path))
 
 
-_CHOICES = (ARCHITECTURE, TOPDOWN_ARCHITECTURE, CARD_SCHEMA_VERSION, PRECISIONS)
+_CHOICES = (ARCHITECTURE, TOPDOWN_ARCHITECTURE, CSPN_ARCHITECTURE, CARD_SCHEMA_VERSION, PRECISIONS)
 if _CHOICES != (
     "garmentkp-centernet-v1",
     "garmentkp-rtfpose-v1",
+    "garmentkp-cspn-v1",
     1,
     ("float32", "int8"),
 ):  # pragma: no cover - development check

@@ -16,7 +16,7 @@ from typing import Any
 
 from garmentcli.errors import InputError, require_torch
 from garmentcli.io.atomic import atomic_write
-from garmentcli.models.config import TOPDOWN_ARCHITECTURE, ModelConfig, TopDownConfig
+from garmentcli.models.config import AnyConfig, CspnConfig, TopDownConfig, config_type
 
 FORMAT_VERSION = 1
 
@@ -58,23 +58,31 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     return state
 
 
-def build_any(config: ModelConfig | TopDownConfig) -> Any:
-    """A fresh network of either family, by its config's type."""
+def build_any(config: AnyConfig) -> Any:
+    """A fresh network of any family, by its config's type."""
     if isinstance(config, TopDownConfig):
         from garmentcli.models.topdown import build_topdown
 
         return build_topdown(config)
+    if isinstance(config, CspnConfig):
+        from garmentcli.models.cspn import build_cspn
+
+        return build_cspn(config)
     from garmentcli.models.network import build_network
 
     return build_network(config)
 
 
-def network_from_checkpoint(path: Path) -> tuple[Any, ModelConfig | TopDownConfig, dict[str, Any]]:
+def stored_config(state: dict[str, Any]) -> AnyConfig:
+    """The network config of a checkpoint's state, of the class its ``architecture`` names (a detector's without)."""
+    return config_type(state.get("architecture")).from_dict(state["config"])
+
+
+def network_from_checkpoint(path: Path) -> tuple[Any, AnyConfig, dict[str, Any]]:
     """The network of a training checkpoint (``garmentkp train``'s ``last.pt``/``best.pt``), its config and state:
     a detector, or a top-down landmark model when the checkpoint says so (``architecture``)."""
     state = load_checkpoint(path)
-    topdown = state.get("architecture") == TOPDOWN_ARCHITECTURE
-    config = (TopDownConfig if topdown else ModelConfig).from_dict(state["config"])
+    config = stored_config(state)
     network = build_any(config)
     try:
         network.load_state_dict(state["model"])

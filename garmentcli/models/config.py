@@ -38,6 +38,14 @@ HEAD_NAMES = (
 BackboneName = Literal["inverted-residual", "efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2"]
 
 
+def _known_fields(cls: type, data: dict[str, Any], what: str) -> dict[str, Any]:
+    """``data`` when every key is a field of ``cls``; else a :class:`SchemaError` naming the unknown ones."""
+    unknown = set(data) - {f.name for f in fields(cls)}
+    if unknown:
+        raise SchemaError(f"unknown {what} config keys: {', '.join(sorted(unknown))}")
+    return data
+
+
 @settings_class
 class ModelConfig:
     """Shape of the network and of its targets.
@@ -83,11 +91,7 @@ class ModelConfig:
 
         A dict without ``backbone`` was written before the field existed, by a from-scratch model.
         """
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise SchemaError(f"unknown model config keys: {', '.join(sorted(unknown))}")
-        return cls(**{"backbone": SCRATCH_BACKBONE, **data})
+        return cls(**{"backbone": SCRATCH_BACKBONE, **_known_fields(cls, data, "model")})
 
 
 if set(BackboneName.__args__) != set(BACKBONES):  # pragma: no cover - a development-time check
@@ -101,7 +105,19 @@ TOPDOWN_OUTPUTS = ("simcc_x", "simcc_y")
 """The deployed top-down graph's outputs: SimCC logits over the x bins and the y bins of each landmark group."""
 
 TOPDOWN_BACKBONES = BACKBONES[1:]
-"""The top-down model always starts from an ImageNet-pretrainable EfficientNet-Lite trunk."""
+"""The top-down models always start from an ImageNet-pretrainable EfficientNet-Lite trunk."""
+
+TopDownBackbone = Literal["efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2"]
+
+
+def _check_crop(name: str, width: int, height: int, groups: int) -> None:
+    """A top-down model's crop is whole multiples of 32 and it predicts the DeepFashion2 layout's groups."""
+    if width % 32 or height % 32:
+        raise SchemaError(f"{name} input must be multiples of 32, got {width} x {height}")
+    if groups != len(DF2.semantic_groups):
+        raise SchemaError(
+            f"{name} predicts {groups} landmark groups; the DeepFashion2 layout has {len(DF2.semantic_groups)}"
+        )
 
 
 @settings_class
@@ -118,7 +134,7 @@ class TopDownConfig:
 
     input_width: PositiveInt = 192
     input_height: PositiveInt = 256
-    backbone: Literal["efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2"] = "efficientnet-lite0"
+    backbone: TopDownBackbone = "efficientnet-lite0"
     channels: PositiveInt = 128
     hidden: PositiveInt = 256
     split_ratio: Annotated[float, Field(gt=0.0, le=4.0)] = 2.0
@@ -129,15 +145,7 @@ class TopDownConfig:
     num_groups: Int = len(DF2.semantic_groups)
 
     def __post_init__(self) -> None:
-        if self.input_width % 32 or self.input_height % 32:
-            raise SchemaError(
-                f"TopDownConfig input must be multiples of 32, got {self.input_width} x {self.input_height}"
-            )
-        if self.num_groups != len(DF2.semantic_groups):
-            raise SchemaError(
-                f"TopDownConfig predicts {self.num_groups} landmark groups; the DeepFashion2 layout has "
-                f"{len(DF2.semantic_groups)}"
-            )
+        _check_crop("TopDownConfig", self.input_width, self.input_height, self.num_groups)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -147,12 +155,77 @@ class TopDownConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TopDownConfig:
         """Build from a card/checkpoint dict; unknown keys are a :class:`SchemaError`."""
-        unknown = set(data) - {f.name for f in fields(cls)}
-        if unknown:
-            raise SchemaError(f"unknown top-down config keys: {', '.join(sorted(unknown))}")
-        return cls(**data)
+        return cls(**_known_fields(cls, data, "top-down"))
 
 
-def output_names(config: ModelConfig | TopDownConfig) -> tuple[str, ...]:
-    """The deployed graph's outputs, in order: the detector's heads, or the top-down model's SimCC logits."""
-    return TOPDOWN_OUTPUTS if isinstance(config, TopDownConfig) else HEAD_NAMES
+CSPN_ARCHITECTURE = "garmentkp-cspn-v1"
+"""Name of the cascaded pyramid landmark family :func:`garmentcli.models.cspn.build_cspn` builds."""
+
+CSPN_OUTPUTS = ("heatmaps",)
+"""The deployed CSPN graph's output: the last stage's heatmap of each landmark group."""
+
+CSPN_STRIDES = (16, 8, 4)
+"""Strides (crop pixels per cell) of the three maps of every CSPN stage, coarsest first; the heatmaps are on the
+finest. See :mod:`garmentcli.models.cspn` for why these and not the paper's 64, 128 and 256 cells."""
+
+
+@settings_class
+class CspnConfig:
+    """Shape of the CSPN-style cascaded pyramid landmark network and of its heatmap targets.
+
+    The input is one garment's crop, ``input_width`` x ``input_height`` (multiples of 32), cut as for
+    :class:`TopDownConfig`; ``stages`` cascaded pyramid stages (the paper's 4) of ``channels``-wide maps at
+    :data:`CSPN_STRIDES`; each stage gives one heatmap per semantic landmark group on the finest map, with
+    Gaussian targets of ``sigma`` cells (:class:`~garmentcli.models.heatmap.HeatmapCodec`).
+    """
+
+    input_width: PositiveInt = 192
+    input_height: PositiveInt = 256
+    backbone: TopDownBackbone = "efficientnet-lite0"
+    channels: PositiveInt = 128
+    stages: PositiveInt = 4
+    sigma: PositiveFloat = 2.0
+    num_groups: Int = len(DF2.semantic_groups)
+
+    def __post_init__(self) -> None:
+        _check_crop("CspnConfig", self.input_width, self.input_height, self.num_groups)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CspnConfig:
+        """Build from a card/checkpoint dict; unknown keys are a :class:`SchemaError`."""
+        return cls(**_known_fields(cls, data, "cspn"))
+
+
+CropConfig = TopDownConfig | CspnConfig
+"""The config of either top-down landmark model (one garment's crop in, its landmarks out)."""
+
+AnyConfig = ModelConfig | TopDownConfig | CspnConfig
+
+CONFIG_TYPES: dict[str, type[AnyConfig]] = {
+    ARCHITECTURE: ModelConfig,
+    TOPDOWN_ARCHITECTURE: TopDownConfig,
+    CSPN_ARCHITECTURE: CspnConfig,
+}
+"""Each architecture name (in cards and checkpoints) -> the config class of its network."""
+
+OUTPUT_NAMES = {ARCHITECTURE: HEAD_NAMES, TOPDOWN_ARCHITECTURE: TOPDOWN_OUTPUTS, CSPN_ARCHITECTURE: CSPN_OUTPUTS}
+
+
+def config_type(architecture: str | None) -> type[AnyConfig]:
+    """The config class of a card's or checkpoint's architecture name; the detector's when there is none (written
+    before the top-down models existed) or an unknown one (which the card then refuses)."""
+    return CONFIG_TYPES.get(architecture or ARCHITECTURE, ModelConfig)
+
+
+def architecture_of(config: AnyConfig) -> str:
+    """The architecture name of a config's network."""
+    return next(name for name, kind in CONFIG_TYPES.items() if isinstance(config, kind))
+
+
+def output_names(config: AnyConfig) -> tuple[str, ...]:
+    """The deployed graph's outputs, in order: the detector's heads, the RTFPose model's SimCC logits, or CSPN's
+    heatmaps."""
+    return OUTPUT_NAMES[architecture_of(config)]

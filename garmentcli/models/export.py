@@ -14,7 +14,7 @@ import onnxruntime as ort
 
 from garmentcli.errors import InputError, require_torch
 from garmentcli.models.card import ModelCard
-from garmentcli.models.config import HEAD_NAMES, TopDownConfig, output_names
+from garmentcli.models.config import HEAD_NAMES, CropConfig, CspnConfig, TopDownConfig, output_names
 from garmentcli.models.layers import fuse_batch_norm
 from garmentcli.models.network import InferenceNetwork, count_parameters
 from garmentcli.models.registry import write_model
@@ -32,10 +32,18 @@ class ExportResult:
     max_abs_diff: float
 
 
-def _runnable(network: Any) -> Any:
-    """The module whose outputs are the graph's: a detector through :class:`InferenceNetwork` (heatmaps through the
-    sigmoid), a top-down model as it is (SimCC logits)."""
-    return network.eval() if isinstance(network.config, TopDownConfig) else InferenceNetwork(network).eval()
+def deployed_module(network: Any) -> Any:
+    """The module, in eval mode, whose outputs (a tuple, in :func:`~garmentcli.models.config.output_names` order) are
+    the deployed graph's: a detector through :class:`InferenceNetwork` (heatmaps through the sigmoid), the RTFPose
+    model as it is (SimCC logits), CSPN through :class:`~garmentcli.models.cspn.CspnInference` (the last stage's
+    heatmaps). Export and the in-memory top-down runner both run it."""
+    if isinstance(network.config, TopDownConfig):
+        return network.eval()
+    if isinstance(network.config, CspnConfig):
+        from garmentcli.models.cspn import CspnInference
+
+        return CspnInference(network).eval()
+    return InferenceNetwork(network).eval()
 
 
 def max_output_difference(
@@ -60,10 +68,10 @@ def export_onnx(network: Any, card: ModelCard, path: Path, check_batch: int = 2,
     torch = require_torch()
     import onnx
 
-    deployed = _runnable(fuse_batch_norm(copy.deepcopy(network).cpu()))
+    graph_module = deployed_module(fuse_batch_norm(copy.deepcopy(network).cpu()))
     config = network.config
     height, width = (
-        (config.input_height, config.input_width) if isinstance(config, TopDownConfig) else (config.input_size,) * 2
+        (config.input_height, config.input_width) if isinstance(config, CropConfig) else (config.input_size,) * 2
     )
     names = output_names(config)
     rng = np.random.default_rng(seed)
@@ -73,7 +81,7 @@ def export_onnx(network: Any, card: ModelCard, path: Path, check_batch: int = 2,
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
         torch.onnx.export(
-            deployed,
+            graph_module,
             torch.from_numpy(images),
             str(tmp),
             dynamo=False,
@@ -85,7 +93,7 @@ def export_onnx(network: Any, card: ModelCard, path: Path, check_batch: int = 2,
     card.parameters = count_parameters(network)
     card.export = {**card.export, "opset": OPSET, "torch": torch.__version__}
     session = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
-    diff, scale = max_output_difference(session, _runnable(network), images, names)
+    diff, scale = max_output_difference(session, deployed_module(network), images, names)
     card.export["max_abs_diff"] = diff
     if diff > EXPORT_TOLERANCE * max(1.0, scale):
         tmp.unlink()

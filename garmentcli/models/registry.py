@@ -20,7 +20,6 @@ from garmentcli.errors import GarmentError, InputError, ModelNotFoundError
 from garmentcli.io.atomic import atomic_write
 from garmentcli.io.digest import file_sha256
 from garmentcli.models.card import METADATA_KEY, ModelCard
-from garmentcli.models.config import TOPDOWN_ARCHITECTURE, ModelConfig, TopDownConfig
 
 BUNDLED_DIR = Path(__file__).parent / "bundled"
 """Models shipped inside the package."""
@@ -82,12 +81,9 @@ def _card_from_onnx(path: Path) -> ModelCard:
 
 
 def _card_from_checkpoint(path: Path) -> ModelCard:
-    from garmentcli.models.checkpoint import load_checkpoint
+    from garmentcli.models.checkpoint import load_checkpoint, stored_config
 
-    state = load_checkpoint(path)
-    topdown = state.get("architecture") == TOPDOWN_ARCHITECTURE
-    config = (TopDownConfig if topdown else ModelConfig).from_dict(state["config"])
-    return ModelCard(name=path.stem, config=config)
+    return ModelCard(name=path.stem, config=stored_config(load_checkpoint(path)))
 
 
 def load_model_files(path: Path, origin: str = "path") -> ModelFiles:

@@ -61,8 +61,7 @@ class SimccCodec:
         others get weight 0 (their rows are still valid distributions).
         """
         points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
-        inside = (points[:, 0] >= 0) & (points[:, 0] <= self.width - 1) & (points[:, 1] >= 0)
-        inside &= points[:, 1] <= self.height - 1
+        inside = inside_crop(points, self.width, self.height)
         target_x, target_y = self._gaussians(np.where(inside[:, None], points, 0.0))
         weight = (np.asarray(labelled, dtype=bool) & inside).astype(np.float32)
         return target_x.astype(np.float32), target_y.astype(np.float32), weight
@@ -72,15 +71,25 @@ class SimccCodec:
         coords, peaks = [], []
         for logits, ideal in zip((logits_x, logits_y), self._ideal_peak, strict=True):
             log_p = _log_softmax(np.asarray(logits, dtype=np.float64))
-            best = np.argmax(log_p, axis=-1)
-            inner = np.clip(best, 1, log_p.shape[-1] - 2)
-            left, mid, right = (np.take_along_axis(log_p, (inner + d)[..., None], -1)[..., 0] for d in (-1, 0, 1))
-            curvature = left - 2 * mid + right
-            vertex = inner + 0.5 * (left - right) / np.where(curvature < 0, curvature, -1.0)
-            refined = np.where(curvature < 0, np.clip(vertex, best - 0.5, best + 0.5), best)
-            coords.append(refined / self.split_ratio)
+            coords.append(parabola_peak(log_p, np.argmax(log_p, axis=-1)) / self.split_ratio)
             peaks.append(np.minimum(np.exp(log_p.max(axis=-1)) / ideal, 1.0))
         return np.stack(coords, axis=-1), np.sqrt(peaks[0] * peaks[1])
+
+
+def inside_crop(points: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Which of ``points`` (K, 2) lie inside a ``width`` x ``height`` crop (pixel centres 0 to ``width - 1``)."""
+    return (points[:, 0] >= 0) & (points[:, 0] <= width - 1) & (points[:, 1] >= 0) & (points[:, 1] <= height - 1)
+
+
+def parabola_peak(log_values: np.ndarray, best: np.ndarray) -> np.ndarray:
+    """The arg-max ``best`` (...) of profiles ``log_values`` (..., N) refined, within half a step, to the vertex of
+    the parabola through the log values there and at its two neighbours (the two nearest inner ones at the ends);
+    ``best`` itself where they curve upwards or not at all. Exact for a sampled Gaussian, whose log is a parabola."""
+    inner = np.clip(best, 1, log_values.shape[-1] - 2)
+    left, mid, right = (np.take_along_axis(log_values, (inner + d)[..., None], -1)[..., 0] for d in (-1, 0, 1))
+    curvature = left - 2 * mid + right
+    vertex = inner + 0.5 * (left - right) / np.where(curvature < 0, curvature, -1.0)
+    return np.where(curvature < 0, np.clip(vertex, best - 0.5, best + 0.5), best)
 
 
 def _log_softmax(logits: np.ndarray) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""The training losses: penalty-reduced focal loss on heatmaps, masked L1 on regressions; SimCC KL divergence.
+"""The training losses: penalty-reduced focal loss on heatmaps, masked L1 on regressions; SimCC KL divergence;
+CSPN's heatmap mean squared error with online hard landmark mining.
 
 Both follow CenterNet (Zhou et al., 2019), the detector DeepMark++ builds on: the focal loss
 sees every heatmap pixel, down-weighting negatives near a peak by ``(1 - target) ** beta``;
@@ -7,6 +8,7 @@ the L1 losses only count the places a mask marks (object centres, labelled landm
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -142,3 +144,34 @@ def simcc_losses(outputs: tuple[Any, Any], targets: dict[str, Any]) -> dict[str,
         kl = functional.kl_div(log_p, targets[f"simcc_{axis}"].float(), reduction="none").sum(-1)
         terms[f"loss_simcc_{axis}"] = (kl * weight).sum() / count
     return {"loss": terms["loss_simcc_x"] + terms["loss_simcc_y"], **terms}
+
+
+HARD_LANDMARKS = 4
+"""CSPN's K: the stages after the first learn only from the K landmarks of each garment with the largest loss."""
+
+
+def heatmap_errors(heatmaps: Any, target: Any) -> Any:
+    """``(B, G, h, w)`` predicted and target heatmaps -> the mean squared error of each map, ``(B, G)``."""
+    return (heatmaps.float() - target.float()).pow(2).flatten(2).mean(2)
+
+
+def hardest_landmarks(errors: Any, weight: Any, k: int = HARD_LANDMARKS) -> Any:
+    """Online hard landmark mining: a ``(B, G)`` 0/1 mask of the ``k`` largest ``errors`` of each garment (row)
+    among the landmarks whose ``weight`` is non-zero; all of those when there are fewer."""
+    counted = weight > 0
+    ranked = errors.detach().float().masked_fill(~counted, -torch.inf)
+    top = ranked.topk(min(k, errors.shape[1]), dim=1).indices
+    return torch.zeros_like(ranked).scatter(1, top, 1.0) * counted
+
+
+def cspn_losses(outputs: Sequence[Any], targets: dict[str, Any], k: int = HARD_LANDMARKS) -> dict[str, Any]:
+    """The CSPN model's loss: each stage's heatmap mean squared error, averaged over the landmarks whose ``weight``
+    is 1 in the first stage and over each garment's ``k`` hardest of them (:func:`hardest_landmarks`) in the
+    later ones; ``loss`` is the sum of the stages' terms ``loss_stage1``, ``loss_stage2``, ..."""
+    weight = targets["weight"].float()
+    terms = {}
+    for stage, heatmaps in enumerate(outputs, 1):
+        errors = heatmap_errors(heatmaps, targets["heatmaps"])
+        chosen = weight if stage == 1 else hardest_landmarks(errors, weight, k)
+        terms[f"loss_stage{stage}"] = (errors * chosen).sum() / chosen.sum().clamp(min=1.0)
+    return {"loss": sum(terms.values()), **terms}
