@@ -1,5 +1,6 @@
 """``detect --landmarks`` and ``--boxes``: the top-down model composed with the detector, or with given boxes, end
-to end through the CLI with an exported top-down model; its card and export; one-line errors."""
+to end through the CLI with an exported top-down model (RTFPose's and CSPN's); its card and export; one-line
+errors."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ torch = pytest.importorskip("torch")
 from garmentcli.cli.app import app  # noqa: E402
 from garmentcli.io.formats import read_annotations  # noqa: E402
 from garmentcli.models.card import ModelCard  # noqa: E402
-from garmentcli.models.config import TOPDOWN_ARCHITECTURE, TopDownConfig  # noqa: E402
+from garmentcli.models.config import TOPDOWN_ARCHITECTURE, CspnConfig, TopDownConfig  # noqa: E402
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_images" / "flatlay"
 TINY = TopDownConfig(input_width=64, input_height=96, channels=16, hidden=32)
@@ -34,6 +35,25 @@ def landmark_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
+def cspn_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small CSPN model (random weights), exported."""
+    from garmentcli.models.cspn import build_cspn
+    from garmentcli.models.export import export_onnx
+
+    torch.manual_seed(0)
+    config = CspnConfig(input_width=64, input_height=96, channels=16, stages=2)
+    path = tmp_path_factory.mktemp("cspn") / "tiny-cspn.onnx"
+    export_onnx(build_cspn(config).eval(), ModelCard("tiny-cspn", config), path)
+    return path
+
+
+@pytest.fixture(params=["rtfpose", "cspn"])
+def any_landmark_model(request: pytest.FixtureRequest) -> Path:
+    """Each top-down model in turn: both go through the one landmarker."""
+    return request.getfixturevalue("landmark_model" if request.param == "rtfpose" else "cspn_model")
+
+
+@pytest.fixture(scope="module")
 def few_images(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("few")
     for name in ("000001.jpg", "000002.jpg", "000003.jpg"):
@@ -49,10 +69,10 @@ def test_the_card_and_export_of_a_top_down_model(landmark_model: Path):
     assert listed.exit_code == 0 and "64x96px" in listed.output
 
 
-def test_given_boxes_get_landmarks_for_exactly_those_garments(landmark_model: Path, tmp_path: Path):
+def test_given_boxes_get_landmarks_for_exactly_those_garments(any_landmark_model: Path, tmp_path: Path):
     out = tmp_path / "pred.json"
     args = ["detect", str(SAMPLES / "image"), "-o", str(out), "--boxes", str(SAMPLES / "coco.json")]
-    result = CliRunner().invoke(app, [*args, "--landmarks", str(landmark_model)])
+    result = CliRunner().invoke(app, [*args, "--landmarks", str(any_landmark_model)])
     assert result.exit_code == 0, result.output
     truth = {r.file_name: r for r in read_annotations(SAMPLES / "coco.json")}
     predicted = read_annotations(out)
@@ -66,21 +86,21 @@ def test_given_boxes_get_landmarks_for_exactly_those_garments(landmark_model: Pa
             assert (mine.landmarks[:, 0] <= record.width).all() and (mine.landmarks[:, 2] >= 0).all()
             assert mine.score == pytest.approx(mine.landmarks[:, 2].mean())  # ground truth has no score
     settings = json.loads(out.read_text())["garmentkp_run"]["settings"]
-    assert settings["boxes"] == str(SAMPLES / "coco.json") and settings["landmarks"] == "tiny-rtfpose"
+    assert settings["boxes"] == str(SAMPLES / "coco.json") and settings["landmarks"] == any_landmark_model.stem
     assert len(settings["landmarks_sha256"]) == 64 and len(settings["boxes_sha256"]) == 64
 
 
-def test_landmarks_replace_the_detectors_and_nothing_else(landmark_model: Path, few_images: Path, tmp_path: Path):
+def test_landmarks_replace_the_detectors_and_nothing_else(any_landmark_model: Path, few_images: Path, tmp_path: Path):
     from garmentcli.io.images import read_image
     from garmentcli.runtime.topdown import load_landmarker
 
     plain, composed = tmp_path / "plain.json", tmp_path / "composed.json"
     assert CliRunner().invoke(app, ["detect", str(few_images), "-o", str(plain)]).exit_code == 0
     result = CliRunner().invoke(
-        app, ["detect", str(few_images), "-o", str(composed), "--landmarks", str(landmark_model)]
+        app, ["detect", str(few_images), "-o", str(composed), "--landmarks", str(any_landmark_model)]
     )
     assert result.exit_code == 0, result.output
-    landmarker = load_landmarker(landmark_model)
+    landmarker = load_landmarker(any_landmark_model)
     found = 0
     for before, after in zip(read_annotations(plain), read_annotations(composed), strict=True):
         assert [g.category_id for g in after.garments] == [g.category_id for g in before.garments]
@@ -92,9 +112,9 @@ def test_landmarks_replace_the_detectors_and_nothing_else(landmark_model: Path, 
             found += 1
     assert found >= 3
     settings = json.loads(composed.read_text())["garmentkp_run"]["settings"]
-    assert settings["landmarks"] == "tiny-rtfpose" and settings["model"] == "default-int8"  # --precision auto
+    assert settings["landmarks"] == any_landmark_model.stem and settings["model"] == "default-int8"  # --precision auto
     resumed = CliRunner().invoke(app, ["detect", str(few_images), "-o", str(composed), "--resume"])
-    assert resumed.exit_code == 1 and "landmarks 'tiny-rtfpose' -> None" in resumed.output
+    assert resumed.exit_code == 1 and f"landmarks '{any_landmark_model.stem}' -> None" in resumed.output
 
 
 def test_top_down_user_errors_are_one_line(landmark_model: Path, few_images: Path, tmp_path: Path):

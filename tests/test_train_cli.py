@@ -6,6 +6,7 @@ import csv
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -156,6 +157,55 @@ def test_the_top_down_family_trains_from_the_cli(coco_data: Path, tmp_path: Path
     ):
         refused = CliRunner().invoke(app, ["train", str(coco_data), "--out", str(tmp_path / "x"), *extra])
         assert refused.exit_code == 1 and message in refused.output, refused.output
+
+
+def test_the_cspn_family_trains_from_the_cli_and_its_export_detects(coco_data: Path, tmp_path: Path) -> None:
+    """A tiny CSPN trains a few steps (its loss falls), validates, exports, and ``detect --boxes`` runs it on
+    onnxruntime and from its checkpoint on torch alike."""
+    from garmentcli.io.formats import read_annotations
+    from garmentcli.models.checkpoint import load_checkpoint
+    from garmentcli.models.config import CSPN_ARCHITECTURE
+
+    run = tmp_path / "r"
+    args = ["train", str(coco_data), "--val", str(coco_data), "--out", str(run), "--epochs", "4"]
+    args += ["--batch-size", "2", "--freeze-stages", "5", "--lr", "5e-3", "--warmup", "2", "--threads", "1"]
+    shape = ["input_width=64", "input_height=96", "channels=16", "stages=2"]
+    result = CliRunner().invoke(app, [*args, "--arch", "cspn", *_arches(shape)])
+    assert result.exit_code == 0, result.output
+    assert "(6 garment crops)" in result.output and "input 64 x 96 px" in result.output
+    rows = _rows(run)
+    assert {"loss_stage1", "loss_stage2", "val_PCK", "val_kp_AP"} <= set(rows[0])
+    losses = [float(row["loss"]) for row in rows]
+    assert losses[-1] < 0.95 * losses[0], losses  # the heads start near the empty map: this is learning peaks
+    state = load_checkpoint(run / "last.pt")
+    assert state["architecture"] == CSPN_ARCHITECTURE and state["config"]["stages"] == 2
+    assert state["options"]["augment"]["rotation_deg"] == 25.0  # the top-down augmentation
+
+    model = tmp_path / "cspn.onnx"
+    exported = CliRunner().invoke(app, ["export", "--checkpoint", str(run / "last.pt"), "-o", str(model)])
+    assert exported.exit_code == 0, exported.output
+    images, truth = coco_data.parent / "image", read_annotations(coco_data)
+    predicted = {}
+    for landmarks, backend in ((model, "onnx"), (run / "last.pt", "torch")):
+        out = tmp_path / f"{backend}.json"
+        detect = ["detect", str(images), "-o", str(out), "--boxes", str(coco_data), "--landmarks", str(landmarks)]
+        result = CliRunner().invoke(app, [*detect, "--backend", backend])
+        assert result.exit_code == 0, result.output
+        predicted[backend] = read_annotations(out)
+    for given, onnx, torch_made in zip(truth, predicted["onnx"], predicted["torch"], strict=True):
+        assert given.file_name == onnx.file_name == torch_made.file_name
+        for theirs, mine, other in zip(given.garments, onnx.garments, torch_made.garments, strict=True):
+            assert mine.category_id == theirs.category_id and mine.landmarks.shape == theirs.landmarks.shape
+            np.testing.assert_allclose(mine.landmarks, other.landmarks, atol=1e-2)  # the same model on both
+
+    for extra, message in (
+        (["--arch", "cspn", "--arch", "mecs=false"], "unknown cspn config keys: mecs"),
+        (["--arch", "cspn", "--input-size", "320"], "the cspn crop is set by --arch input_width=W"),
+        (["--arch", "cspn", "--arch", "stages=0"], "CspnConfig.stages"),
+    ):
+        refused = CliRunner().invoke(app, ["train", str(coco_data), "--out", str(tmp_path / "x"), *extra])
+        assert refused.exit_code == 1 and message in refused.output, refused.output
+        assert len(refused.output.strip().splitlines()) == 1
 
 
 def _arches(pairs: list[str]) -> list[str]:

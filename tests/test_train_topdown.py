@@ -68,6 +68,25 @@ def test_a_mirrored_crop_renames_left_and_right(tmp_path: Path):
     assert targets["weight"].sum() == garment.num_labelled and set(np.flatnonzero(targets["weight"])) <= set(groups)
 
 
+def test_cspn_items_carry_heatmaps_of_the_crops_landmarks_in_their_groups(tmp_path: Path):
+    from garmentcli.models.config import CspnConfig
+    from garmentcli.train.topdown_data import HeatmapCropDataset
+
+    config = CspnConfig(input_width=64, input_height=96, channels=16, stages=2)
+    samples = drawn_samples(tmp_path, 1)
+    dataset = HeatmapCropDataset(samples, config, augment=None)
+    image, targets = dataset[0]
+    _, landmarks = dataset.prepare(0)
+    garment = samples[0].record.garments[0]
+    groups = DF2.group_of[garment.category.slice]
+    assert tuple(image.shape) == (3, 96, 64) and set(targets) == {"heatmaps", "weight"}
+    heatmaps, weight = targets["heatmaps"].numpy(), targets["weight"].numpy()
+    assert heatmaps.shape == (77, 24, 16) and weight.sum() == garment.num_labelled
+    assert set(np.flatnonzero(weight)) == set(groups) and not np.delete(heatmaps, groups, axis=0).any()
+    decoded, _ = codec_of(config).decode(heatmaps[groups])
+    np.testing.assert_allclose(decoded, landmarks[:, :2], atol=1e-3)
+
+
 def test_perfect_logits_give_back_the_true_landmarks_in_image_pixels():
     category = DF2.category(1)
     rng = np.random.default_rng(2)

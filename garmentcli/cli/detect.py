@@ -62,8 +62,8 @@ def detect(
     landmarks: Annotated[
         str | None,
         typer.Option(
-            help="A top-down landmark model (garmentkp train --arch rtfpose, then export): its landmarks replace "
-            "the detector's for every garment found (or given by --boxes)."
+            help="A top-down landmark model (garmentkp train --arch rtfpose or cspn, then export): its landmarks "
+            "replace the detector's for every garment found (or given by --boxes)."
         ),
     ] = None,
     boxes: Annotated[

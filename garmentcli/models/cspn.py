@@ -34,7 +34,7 @@ from __future__ import annotations
 from typing import Any
 
 from garmentcli.errors import require_torch
-from garmentcli.models.config import CspnConfig
+from garmentcli.models.config import CSPN_STRIDES, CspnConfig
 from garmentcli.models.efficientnet_lite import EfficientNetLiteTrunk
 from garmentcli.models.layers import SeparableConv, conv_bn
 from garmentcli.models.network import INPUT_MEAN_BGR, INPUT_STD_BGR
@@ -59,9 +59,17 @@ class PyramidFusion(nn.Module):
         return fused
 
 
+HEAD_INIT_STD = 1e-3
+"""Standard deviation of the heads' last weights (biases 0): the maps start near 0, the empty target (SimpleBaseline's
+initialisation), so training learns the peaks instead of first unlearning noise."""
+
+
 def heatmap_head(channels: int, groups: int) -> Any:
-    """Separable 3 x 3, then 1 x 1 to one linear map per landmark group."""
-    return nn.Sequential(SeparableConv(channels, channels), nn.Conv2d(channels, groups, 1))
+    """Separable 3 x 3, then 1 x 1 to one linear map per landmark group, starting near 0 (:data:`HEAD_INIT_STD`)."""
+    out = nn.Conv2d(channels, groups, 1)
+    nn.init.normal_(out.weight, std=HEAD_INIT_STD)
+    nn.init.zeros_(out.bias)
+    return nn.Sequential(SeparableConv(channels, channels), out)
 
 
 class CascadeStage(nn.Module):
@@ -95,12 +103,13 @@ class CspnNet(nn.Module):
         self.laterals = nn.ModuleList(conv_bn(width, channels) for width in reversed(self.backbone.channels))
         self.fusion = PyramidFusion(channels, len(self.laterals))
         self.head = heatmap_head(channels, groups)
-        self.cascade = nn.ModuleList(CascadeStage(channels, groups, 3) for _ in range(config.stages - 1))
+        levels = len(CSPN_STRIDES)
+        self.cascade = nn.ModuleList(CascadeStage(channels, groups, levels) for _ in range(config.stages - 1))
 
     def forward(self, crops: Any) -> tuple[Any, ...]:
         features = self.backbone((crops - self.mean) * self.inv_std)  # strides 4, 8, 16, 32
         fused = self.fusion([lateral(f) for lateral, f in zip(self.laterals, reversed(features), strict=True)])
-        maps = fused[1:]  # strides 16, 8, 4
+        maps = fused[-len(CSPN_STRIDES) :]  # strides 16, 8, 4: the stride-32 level only feeds them
         heatmaps = [self.head(maps[-1])]
         for stage in self.cascade:
             maps, latest = stage(maps, heatmaps[-1])

@@ -1,11 +1,12 @@
 """Landmarks from the top-down model for garments whose boxes and categories are known.
 
 :class:`TopDownLandmarker` cuts every garment's crop (:class:`~garmentcli.runtime.crops.GarmentCrop`),
-runs the network on batches of crops, decodes the SimCC logits (:class:`~garmentcli.models.simcc.SimccCodec`)
-and gives each garment the landmarks of its category in image pixels, with each landmark's score as
-``v`` (as the one-stage decoder does). Boxes, categories and ids stay as given; a garment without a
-score gets the mean of its landmark scores. This is the one way top-down landmarks are made: ``detect
---landmarks``, ``measure`` and training's validation all go through it.
+runs the network on batches of crops, decodes its outputs (the RTFPose model's SimCC logits with
+:class:`~garmentcli.models.simcc.SimccCodec`, the CSPN model's heatmaps with
+:class:`~garmentcli.models.heatmap.HeatmapCodec`) and gives each garment the landmarks of its category in
+image pixels, with each landmark's score as ``v`` (as the one-stage decoder does). Boxes, categories and ids
+stay as given; a garment without a score gets the mean of its landmark scores. This is the one way top-down
+landmarks are made: ``detect --landmarks``, ``measure`` and training's validation all go through it.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ import numpy as np
 from garmentcli.errors import InputError
 from garmentcli.io.images import read_image
 from garmentcli.io.sources import ImageSource
-from garmentcli.models.config import TopDownConfig
+from garmentcli.models.config import CSPN_STRIDES, CropConfig, CspnConfig, output_names
+from garmentcli.models.heatmap import HeatmapCodec
 from garmentcli.models.registry import ModelFiles
 from garmentcli.models.simcc import SimccCodec
 from garmentcli.runtime.crops import GarmentCrop
@@ -29,12 +31,17 @@ from garmentcli.schema.fld import is_fld
 from garmentcli.schema.layout import DF2
 from garmentcli.schema.records import Garment, ImageRecord
 
-CropRunner = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
-"""float32 crops (B, 3, H, W), BGR 0..255 -> SimCC logits x (B, G, W * r) and y (B, G, H * r)."""
+CropRunner = Callable[[np.ndarray], tuple[np.ndarray, ...]]
+"""float32 crops (B, 3, H, W), BGR 0..255 -> the deployed graph's outputs, in
+:func:`~garmentcli.models.config.output_names` order: SimCC logits x (B, G, W * r) and y (B, G, H * r), or CSPN
+heatmaps (B, G, H / 4, W / 4)."""
 
 
-def codec_of(config: TopDownConfig) -> SimccCodec:
-    """The SimCC codec of a top-down model (its crop size, bins and target widths)."""
+def codec_of(config: CropConfig) -> SimccCodec | HeatmapCodec:
+    """The codec of a top-down model's outputs: the RTFPose model's SimCC bins, or CSPN's heatmaps (crop size,
+    resolution, target widths)."""
+    if isinstance(config, CspnConfig):
+        return HeatmapCodec(config.input_width, config.input_height, CSPN_STRIDES[-1], config.sigma)
     return SimccCodec(config.input_width, config.input_height, config.split_ratio, config.sigma)
 
 
@@ -42,7 +49,7 @@ class TopDownLandmarker:
     """Replaces the landmarks of given garments with the top-down model's."""
 
     def __init__(
-        self, run: CropRunner, config: TopDownConfig, batch_size: int = 16, model: ModelFiles | None = None
+        self, run: CropRunner, config: CropConfig, batch_size: int = 16, model: ModelFiles | None = None
     ) -> None:
         self.run = run
         self.config = config
@@ -62,8 +69,8 @@ class TopDownLandmarker:
             chunk = jobs[start : start + self.batch_size]
             crops = [self.crop(garments[i][j]) for i, j in chunk]
             batch = np.stack([c.cut(images[i]) for c, (i, _) in zip(crops, chunk, strict=True)])
-            logits_x, logits_y = self.run(np.ascontiguousarray(batch.transpose(0, 3, 1, 2), dtype=np.float32))
-            points, scores = self.codec.decode(logits_x, logits_y)  # (B, G, 2), (B, G)
+            outputs = self.run(np.ascontiguousarray(batch.transpose(0, 3, 1, 2), dtype=np.float32))
+            points, scores = self.codec.decode(*outputs)  # (B, G, 2), (B, G)
             for k, ((i, j), crop) in enumerate(zip(chunk, crops, strict=True)):
                 garment = garments[i][j]
                 groups = DF2.group_of[garment.category.slice]
@@ -76,21 +83,22 @@ class TopDownLandmarker:
 
 
 def torch_runner(network: Any, device: Any = "cpu") -> CropRunner:
-    """An in-memory torch top-down network as a :data:`CropRunner` (eval and inference mode for each call,
-    its mode restored after): what training's validation runs."""
+    """An in-memory torch top-down network as a :data:`CropRunner`, through the deployed graph's module
+    (:func:`~garmentcli.models.export.deployed_module`; eval and inference mode for each call, its mode restored
+    after): what training's validation runs."""
     from garmentcli.errors import require_torch
+    from garmentcli.models.export import deployed_module
 
     torch = require_torch()
 
-    def run(crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def run(crops: np.ndarray) -> tuple[np.ndarray, ...]:
         training = network.training
-        network.eval()
         try:
             with torch.inference_mode():
-                logits_x, logits_y = network(torch.from_numpy(crops).to(device))
+                outputs = deployed_module(network)(torch.from_numpy(crops).to(device))
         finally:
             network.train(training)
-        return logits_x.float().cpu().numpy(), logits_y.float().cpu().numpy()
+        return tuple(output.float().cpu().numpy() for output in outputs)
 
     return run
 
@@ -100,23 +108,22 @@ def load_landmarker(
 ) -> TopDownLandmarker:
     """The top-down landmark model ``model`` (a name, an ``.onnx`` file with its card, or a ``.pt`` checkpoint)
     ready to run: onnxruntime for ONNX files, torch for checkpoints."""
-    from garmentcli.models.config import TOPDOWN_OUTPUTS
     from garmentcli.models.registry import resolve_model
     from garmentcli.runtime.backends import OnnxBackend, check_device
 
     files = model if isinstance(model, ModelFiles) else resolve_model(model)
     config = files.card.config
-    if not isinstance(config, TopDownConfig):
+    if not isinstance(config, CropConfig):
         raise InputError(
             f"--landmarks {files.name}: a garment detector, not a top-down landmark model "
-            "(train one with --arch rtfpose)"
+            "(train one with --arch rtfpose or --arch cspn)"
         )
     if files.onnx is not None and backend == "onnx":
         session = OnnxBackend(files, device)
 
-        def run(crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        def run(crops: np.ndarray) -> tuple[np.ndarray, ...]:
             outputs = session.run(crops)
-            return outputs[TOPDOWN_OUTPUTS[0]], outputs[TOPDOWN_OUTPUTS[1]]
+            return tuple(outputs[name] for name in output_names(config))
 
         return TopDownLandmarker(run, config, batch_size, files)
     if files.checkpoint is None:

@@ -2,7 +2,7 @@
 
 The loop (:mod:`garmentcli.train.loop`) is one: optimiser, schedule, frozen stages, checkpoints,
 logs and resume are shared. What differs between the one-stage detector (CenterNet after
-DeepMark++) and the top-down landmark model (RTFPose) is the network, the dataset that makes its
+DeepMark++) and the top-down landmark models (RTFPose, CSPN) is the network, the dataset that makes its
 inputs and targets, its loss and its validation; a :class:`Family` bundles those four, picked by
 the architecture name that every checkpoint stores.
 """
@@ -14,7 +14,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from garmentcli.errors import SchemaError
-from garmentcli.models.config import ARCHITECTURE, TOPDOWN_ARCHITECTURE, ModelConfig, TopDownConfig
+from garmentcli.models.config import (
+    ARCHITECTURE,
+    CSPN_ARCHITECTURE,
+    TOPDOWN_ARCHITECTURE,
+    AnyConfig,
+    CspnConfig,
+    ModelConfig,
+    TopDownConfig,
+    architecture_of,
+)
 from garmentcli.train.augment import AugmentConfig
 from garmentcli.train.data import Sample
 
@@ -69,19 +78,35 @@ def _topdown() -> Family:
     )
 
 
-FAMILY_NAMES = {"centernet": ARCHITECTURE, "rtfpose": TOPDOWN_ARCHITECTURE}
+def _cspn() -> Family:
+    from garmentcli.models.cspn import build_cspn
+    from garmentcli.train.losses import cspn_losses
+    from garmentcli.train.topdown_data import HeatmapCropDataset
+    from garmentcli.train.validate import validate_topdown
+
+    return Family(
+        CSPN_ARCHITECTURE,
+        CspnConfig,
+        build_cspn,
+        HeatmapCropDataset,
+        lambda outputs, targets, options: cspn_losses(outputs, targets),
+        validate_topdown,
+    )
+
+
+FAMILIES = {ARCHITECTURE: _centernet, TOPDOWN_ARCHITECTURE: _topdown, CSPN_ARCHITECTURE: _cspn}
+
+FAMILY_NAMES = {"centernet": ARCHITECTURE, "rtfpose": TOPDOWN_ARCHITECTURE, "cspn": CSPN_ARCHITECTURE}
 """What ``--arch`` calls each family -> its architecture name (in cards and checkpoints)."""
 
 
 def family(architecture: str) -> Family:
     """The family of an architecture name (a checkpoint's, or one of :data:`FAMILY_NAMES`' values)."""
-    if architecture == ARCHITECTURE:
-        return _centernet()
-    if architecture == TOPDOWN_ARCHITECTURE:
-        return _topdown()
-    raise SchemaError(f"unknown architecture {architecture!r} (known: {', '.join(FAMILY_NAMES.values())})")
+    if architecture not in FAMILIES:
+        raise SchemaError(f"unknown architecture {architecture!r} (known: {', '.join(FAMILY_NAMES.values())})")
+    return FAMILIES[architecture]()
 
 
-def family_of(config: Any) -> Family:
+def family_of(config: AnyConfig) -> Family:
     """The family whose config ``config`` is."""
-    return family(TOPDOWN_ARCHITECTURE if isinstance(config, TopDownConfig) else ARCHITECTURE)
+    return family(architecture_of(config))

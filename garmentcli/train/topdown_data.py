@@ -1,4 +1,5 @@
-"""Training data of the top-down landmark model: one item per annotated garment, its crop and SimCC targets.
+"""Training data of the top-down landmark models: one item per annotated garment, its crop and targets (SimCC
+for the RTFPose model, heatmaps for CSPN's).
 
 The crop is cut by :class:`~garmentcli.runtime.crops.GarmentCrop`, exactly as inference cuts it, with
 a random scale, rotation, shift and mirror folded into the same affine map (a mirror renames the
@@ -19,7 +20,7 @@ import numpy as np
 
 from garmentcli.errors import require_torch
 from garmentcli.io.images import read_image
-from garmentcli.models.config import TopDownConfig
+from garmentcli.models.config import CropConfig
 from garmentcli.runtime.crops import GarmentCrop
 from garmentcli.runtime.topdown import codec_of
 from garmentcli.schema.fld import is_fld
@@ -62,7 +63,7 @@ def _part_box(garment: Garment, rng: np.random.Generator) -> np.ndarray:
 
 
 def random_crop(
-    garment: Garment, config: TopDownConfig, augment: AugmentConfig, rng: np.random.Generator
+    garment: Garment, config: CropConfig, augment: AugmentConfig, rng: np.random.Generator
 ) -> tuple[GarmentCrop, bool]:
     """A randomly scaled, turned (normal, cut at twice ``rotation_deg``), shifted and perhaps mirrored (second
     value) crop of ``garment``."""
@@ -86,10 +87,10 @@ def random_crop(
 
 class CropDataset(SeededDataset):
     """Garment crops as ``(uint8 BGR tensor (3, H, W), {"simcc_x", "simcc_y", "weight"})``; ``augment=None``
-    gives the plain inference crop (validation)."""
+    gives the plain inference crop (validation). Subclasses make other targets (:meth:`targets`)."""
 
     def __init__(
-        self, samples: Sequence[Sample], config: TopDownConfig, augment: AugmentConfig | None, seed: int = 0
+        self, samples: Sequence[Sample], config: CropConfig, augment: AugmentConfig | None, seed: int = 0
     ) -> None:
         super().__init__(augment, seed)
         self.samples = list(samples)
@@ -119,16 +120,33 @@ class CropDataset(SeededDataset):
             landmarks = landmarks[garment.category.flip_index]
         return pixels, landmarks
 
-    def __getitem__(self, index: int) -> tuple[Any, dict[str, Any]]:
-        pixels, landmarks = self.prepare(index)
-        category = self.samples[self.items[index][0]].record.garments[self.items[index][1]].category
-        groups = DF2.group_of[category.slice]
+    def targets(self, landmarks: np.ndarray, groups: np.ndarray) -> dict[str, np.ndarray]:
+        """The targets of one crop's landmarks ``(K, 3)``, put in the rows of their semantic ``groups``; every other
+        row has weight 0 (and a uniform distribution)."""
         target_x, target_y, weight = self.codec.encode(landmarks[:, :2], landmarks[:, 2] > 0)
         bins_x, bins_y = self.codec.bins
         simcc_x = np.full((self.config.num_groups, bins_x), 1.0 / bins_x, np.float32)
         simcc_y = np.full((self.config.num_groups, bins_y), 1.0 / bins_y, np.float32)
         weights = np.zeros(self.config.num_groups, np.float32)
         simcc_x[groups], simcc_y[groups], weights[groups] = target_x, target_y, weight
+        return {"simcc_x": simcc_x, "simcc_y": simcc_y, "weight": weights}
+
+    def __getitem__(self, index: int) -> tuple[Any, dict[str, Any]]:
+        pixels, landmarks = self.prepare(index)
+        category = self.samples[self.items[index][0]].record.garments[self.items[index][1]].category
+        targets = self.targets(landmarks, DF2.group_of[category.slice])
         image = torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1)))
-        targets = {"simcc_x": simcc_x, "simcc_y": simcc_y, "weight": weights}
         return image, {name: torch.from_numpy(value) for name, value in targets.items()}
+
+
+class HeatmapCropDataset(CropDataset):
+    """The CSPN model's items: the same crops, with ``{"heatmaps" (G, h, w), "weight" (G,)}`` targets
+    (:class:`~garmentcli.models.heatmap.HeatmapCodec`; the maps of other groups empty, weight 0)."""
+
+    def targets(self, landmarks: np.ndarray, groups: np.ndarray) -> dict[str, np.ndarray]:
+        maps, weight = self.codec.encode(landmarks[:, :2], landmarks[:, 2] > 0)
+        width, height = self.codec.size
+        heatmaps = np.zeros((self.config.num_groups, height, width), np.float32)
+        weights = np.zeros(self.config.num_groups, np.float32)
+        heatmaps[groups], weights[groups] = maps, weight
+        return {"heatmaps": heatmaps, "weight": weights}

@@ -17,7 +17,7 @@ from typing import Any
 
 from garmentcli.io.sources import ImageSource
 from garmentcli.models.codec import DecodeOptions
-from garmentcli.models.config import ModelConfig, TopDownConfig
+from garmentcli.models.config import CropConfig, ModelConfig
 from garmentcli.runtime.predictor import Predictor
 from garmentcli.schema.fld import is_fld
 from garmentcli.schema.records import AnnotationSet
@@ -61,8 +61,8 @@ def validate(
     }
 
 
-def validate_topdown(network: Any, config: TopDownConfig, samples: Sequence[Sample], device: Any) -> dict[str, float]:
-    """The top-down model on the ground-truth boxes of ``samples`` (through
+def validate_topdown(network: Any, config: CropConfig, samples: Sequence[Sample], device: Any) -> dict[str, float]:
+    """A top-down model on the ground-truth boxes of ``samples`` (through
     :class:`~garmentcli.runtime.topdown.TopDownLandmarker`, as ``detect --landmarks`` runs it): ``val_kp_AP``,
     ``val_kp_AP50``, ``val_kp_AP75`` and ``val_PCK`` (PCK@0.2 of the box)."""
     from garmentcli.io.images import read_image
