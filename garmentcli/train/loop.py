@@ -18,7 +18,7 @@ from typing import Any
 
 from garmentcli.errors import InputError, require_torch
 from garmentcli.models.checkpoint import load_checkpoint, restore_rng_state, save_checkpoint
-from garmentcli.models.config import ARCHITECTURE, SCRATCH_BACKBONE, ModelConfig, TopDownConfig
+from garmentcli.models.config import ARCHITECTURE, SCRATCH_BACKBONE, AnyConfig
 from garmentcli.models.network import count_parameters
 from garmentcli.runtime.backends import DEVICES
 from garmentcli.train.augment import AugmentConfig
@@ -73,7 +73,7 @@ def resolve_device(name: str) -> Any:
     return torch.device(name)
 
 
-def _pretrained(config: ModelConfig | TopDownConfig, options: TrainOptions) -> bool:
+def _pretrained(config: AnyConfig, options: TrainOptions) -> bool:
     return options.pretrained and config.backbone != SCRATCH_BACKBONE
 
 
@@ -120,7 +120,7 @@ class Trainer:
     """A run in progress: build with :meth:`create` (fresh) or :meth:`resume`, then :meth:`fit`."""
 
     out: Path
-    config: ModelConfig | TopDownConfig
+    config: AnyConfig
     """The network's config; its type picks the model family (:func:`~garmentcli.train.families.family_of`)."""
     options: TrainOptions
     train_samples: Sequence[Sample]
