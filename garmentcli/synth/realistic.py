@@ -87,6 +87,10 @@ def _bands(shape: GarmentShape, rng: np.random.Generator) -> list[Stroke]:
             strokes.append(Stroke(pouch, 0.15, "stitch"))
     elif category in (3, 4) and rng.random() < 0.5:  # a jacket's stand collar
         strokes.append(Stroke(_chain(p, ["neck_l", "neck_back", "neck_r"]), float(rng.uniform(4.0, 7.0)), "trim"))
+    elif category in DRESSES and rng.random() < 0.6:  # a dress's waist seam
+        side = "dress_side_2" if "dress_side_2_l" in p else "vdress_side_2"
+        waist = _chain(p, [side + "_l", side + "_r"])
+        strokes.append(Stroke(waist, float(rng.uniform(0.2, 0.35)), "seam"))
     return strokes
 
 
@@ -250,6 +254,14 @@ def _draw_body(
             _fill(image, outline, part.colour, 0.0, 0.0, rng)
 
 
+def _pick(categories: list[int] | tuple[int, ...], rng: np.random.Generator, size: int | None = None) -> np.ndarray:
+    """Categories drawn as often as real wardrobes hold them (``category_weights``: the square root of
+    DeepFashion2's training counts, so that T-shirts are common and short-sleeved jackets rare but present)."""
+    weights = scene_params()["realistic"]["category_weights"]
+    p = np.array([weights[DF2.category(int(c)).name] for c in categories], np.float64)
+    return rng.choice(np.asarray(categories), size=size, p=p / p.sum())
+
+
 def _choose_mode(config: object, rng: np.random.Generator) -> str:
     if config.marker is not None or config.board is not None:  # type: ignore[attr-defined]
         return "flat"
@@ -265,19 +277,19 @@ def _outfit(config: object, rng: np.random.Generator) -> list[int]:
     """Categories worn together, outermost first among tops: [outer?, inner?, bottom?] or [dress]."""
     allowed = list(config.categories)  # type: ignore[attr-defined]
     own = scene_params()["realistic"]
-    lead = int(rng.choice(allowed))
+    lead = int(_pick(allowed, rng))
     tops = [c for c in allowed if c in TOPS]
     bottoms = [c for c in allowed if c in BOTTOMS]
     outfit = [lead]
     if lead in BOTTOMS:
         upper = [c for c in allowed if c in TOPS or c in OUTERWEAR]
         if upper and rng.random() < own["worn_with_bottom_probability"]:
-            outfit = [int(rng.choice(upper)), lead]
+            outfit = [int(_pick(upper, rng)), lead]
     elif lead in TOPS or lead in OUTERWEAR:
         if lead in OUTERWEAR and tops and rng.random() < own["worn_with_inner_probability"]:
-            outfit.append(int(rng.choice(tops)))
+            outfit.append(int(_pick(tops, rng)))
         if bottoms and rng.random() < own["worn_with_bottom_probability"]:
-            outfit.append(int(rng.choice(bottoms)))
+            outfit.append(int(_pick(bottoms, rng)))
     return outfit[: config.max_garments]  # type: ignore[attr-defined]
 
 
@@ -352,7 +364,7 @@ def generate_realistic(config: object, index: int, rng: np.random.Generator) -> 
     if mode == "flat":
         weights = np.asarray(own["garment_count_weights"][: config.max_garments], np.float64)  # type: ignore[attr-defined]
         count = 1 + int(rng.choice(len(weights), p=weights / weights.sum()))
-        categories = [int(c) for c in rng.choice(config.categories, size=count)]  # type: ignore[attr-defined]
+        categories = [int(c) for c in _pick(config.categories, rng, count)]  # type: ignore[attr-defined]
         laid = arrange(
             [
                 lay_garment(c, rng, own["flat_deformation_strength"], realistic_spec(c, rng), own["flat_turn"])
@@ -374,7 +386,7 @@ def generate_realistic(config: object, index: int, rng: np.random.Generator) -> 
             extent = union_box([garments_box] + [np.concatenate([c.min(axis=0), c.max(axis=0)]) for _, _, c in markers])
         tilt_max = min(config.tilt_max_deg, own["flat_tilt_max_deg"])  # type: ignore[attr-defined]
     elif mode == "hung":
-        category = int(rng.choice(config.categories))  # type: ignore[attr-defined]
+        category = int(_pick(config.categories, rng))  # type: ignore[attr-defined]
         spec = _upright_spec(category, rng, None, own["hung_sleeve_clearance_deg"])
         shape = build_shape(spec, rng)
         warp = random_warp(shape.silhouette, rng, rng.uniform(*own["hung_deformation_strength"]))
