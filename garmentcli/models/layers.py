@@ -14,6 +14,22 @@ from garmentcli.errors import require_torch
 torch = require_torch()
 nn = torch.nn
 
+INPUT_MEAN_BGR = (103.53, 116.28, 123.675)
+INPUT_STD_BGR = (57.375, 57.12, 58.395)
+"""The networks normalise their own input: they take float BGR in 0..255 (ImageNet statistics)."""
+
+
+class InputNormalization(nn.Module):
+    """Float BGR 0..255 (B, 3, H, W) -> ImageNet-normalised, the first step of every network here."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(INPUT_MEAN_BGR).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("inv_std", 1.0 / torch.tensor(INPUT_STD_BGR).view(1, 3, 1, 1), persistent=False)
+
+    def forward(self, images: Any) -> Any:
+        return (images - self.mean) * self.inv_std
+
 
 def conv_bn(
     c_in: int,

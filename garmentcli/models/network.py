@@ -15,17 +15,13 @@ from typing import Any
 
 from garmentcli.errors import require_torch
 from garmentcli.models.config import HEAD_NAMES, SCRATCH_BACKBONE, ModelConfig
-from garmentcli.models.layers import InvertedResidual, SeparableConv, conv_bn
+from garmentcli.models.layers import InputNormalization, InvertedResidual, SeparableConv, conv_bn
 
 torch = require_torch()
 nn = torch.nn
 
 HEATMAP_HEADS = ("center_heatmap", "landmark_heatmap")
 """Heads whose raw outputs are logits (sigmoid gives the heatmap); the others are linear."""
-
-INPUT_MEAN_BGR = (103.53, 116.28, 123.675)
-INPUT_STD_BGR = (57.375, 57.12, 58.395)
-"""The network normalises its own input: it takes float BGR in 0..255 (ImageNet statistics)."""
 
 HEATMAP_PRIOR = 0.01
 """Initial heatmap probability (CenterNet's bias initialisation, for a stable focal loss)."""
@@ -86,8 +82,7 @@ class GarmentNet(nn.Module):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.config = config
-        self.register_buffer("mean", torch.tensor(INPUT_MEAN_BGR).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("inv_std", 1.0 / torch.tensor(INPUT_STD_BGR).view(1, 3, 1, 1), persistent=False)
+        self.normalize = InputNormalization()
         self.backbone = build_backbone(config)
         widths = self.backbone.channels
         neck = config.neck_channels
@@ -103,7 +98,7 @@ class GarmentNet(nn.Module):
 
     def forward(self, images: Any) -> dict[str, Any]:
         """``images`` float (B, 3, H, W) BGR 0..255 -> raw head outputs (heatmaps as logits), stride 4."""
-        features = self.backbone((images - self.mean) * self.inv_std)
+        features = self.backbone(self.normalize(images))
         top = self.laterals[-1](features[-1])
         for level in range(len(features) - 2, -1, -1):
             lateral = self.laterals[level](features[level])

@@ -36,8 +36,7 @@ from typing import Any
 from garmentcli.errors import require_torch
 from garmentcli.models.config import TopDownConfig
 from garmentcli.models.efficientnet_lite import EfficientNetLiteTrunk
-from garmentcli.models.layers import conv_bn
-from garmentcli.models.network import INPUT_MEAN_BGR, INPUT_STD_BGR
+from garmentcli.models.layers import InputNormalization, conv_bn
 
 torch = require_torch()
 nn = torch.nn
@@ -142,8 +141,7 @@ class TopDownNet(nn.Module):
     def __init__(self, config: TopDownConfig) -> None:
         super().__init__()
         self.config = config
-        self.register_buffer("mean", torch.tensor(INPUT_MEAN_BGR).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("inv_std", 1.0 / torch.tensor(INPUT_STD_BGR).view(1, 3, 1, 1), persistent=False)
+        self.normalize = InputNormalization()
         self.backbone = EfficientNetLiteTrunk(config.backbone)
         widths = self.backbone.channels
         channels = config.channels
@@ -159,7 +157,7 @@ class TopDownNet(nn.Module):
         self.head = SimccHead(channels, config.num_groups, positions, config.hidden, bins)
 
     def forward(self, crops: Any) -> tuple[Any, Any]:
-        features = self.backbone((crops - self.mean) * self.inv_std)
+        features = self.backbone(self.normalize(crops))
         fused = self.neck(*features[1:]) if self.config.csff else self.neck(features[-1])
         return self.head(self.self_attention(self.attention(fused)))
 
