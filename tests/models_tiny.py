@@ -27,6 +27,26 @@ TINY_CONFIG = ModelConfig(
 )
 
 
+def vary_batch_norms(
+    network: Any,
+    mean: tuple[float, float] = (-0.05, 0.05),
+    var: tuple[float, float] = (0.8, 1.25),
+    weight: tuple[float, float] | None = None,
+) -> Any:
+    """Give every batch norm of ``network`` running statistics (and, with ``weight``, scales) drawn uniformly from
+    these ranges, so that folding them into the convolutions is really tested."""
+    import torch
+
+    with torch.no_grad():
+        for module in network.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.uniform_(*mean)
+                module.running_var.uniform_(*var)
+                if weight is not None:
+                    module.weight.uniform_(*weight)
+    return network
+
+
 def tiny_network(seed: int = 0) -> Any:
     """The tiny network in eval mode, with non-trivial batch-norm statistics (so folding them is tested)."""
     import torch
@@ -39,11 +59,7 @@ def tiny_network(seed: int = 0) -> Any:
         network.heads["center_heatmap"][-1].weight.mul_(40)
         network.heads["center_heatmap"][-1].bias.fill_(0.0)
         network.heads["box_size"][-1].bias.fill_(3.0)
-        for module in network.modules():
-            if isinstance(module, torch.nn.BatchNorm2d):
-                module.running_mean.uniform_(-0.05, 0.05)
-                module.running_var.uniform_(0.8, 1.25)
-    return network.eval()
+    return vary_batch_norms(network).eval()
 
 
 def export_tiny_model(folder: Path, name: str = "tiny", seed: int = 0) -> Path:

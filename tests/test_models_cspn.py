@@ -137,16 +137,13 @@ def test_the_cascade_gives_every_stage_one_heatmap_per_group_at_a_quarter_of_the
 def _tiny_network(seed: int = 0):
     """The tiny CSPN in eval mode with non-trivial batch-norm statistics (so folding them is tested) and heads of a
     trained model's scale (they start near 0)."""
+    from models_tiny import vary_batch_norms
+
     from garmentcli.models.cspn import build_cspn
 
     torch.manual_seed(seed)
-    network = build_cspn(TINY)
+    network = vary_batch_norms(build_cspn(TINY), weight=(0.5, 1.5))
     with torch.no_grad():
-        for module in network.modules():
-            if isinstance(module, torch.nn.BatchNorm2d):
-                module.running_mean.uniform_(-0.05, 0.05)
-                module.running_var.uniform_(0.8, 1.25)
-                module.weight.uniform_(0.5, 1.5)
         for head in [network.head, *(stage.head for stage in network.cascade)]:
             head[-1].weight.normal_(0.0, 0.3)
     return network.eval()

@@ -9,7 +9,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from models_tiny import TINY_CONFIG  # noqa: E402
+from models_tiny import TINY_CONFIG, vary_batch_norms  # noqa: E402
 
 from garmentcli.errors import SchemaError  # noqa: E402
 from garmentcli.models.config import HEAD_NAMES, SCRATCH_BACKBONE, ModelConfig  # noqa: E402
@@ -83,14 +83,7 @@ def test_config_round_trips_through_json_and_rejects_bad_values():
 
 
 def test_folding_batch_norm_keeps_the_outputs():
-    network = build_network(TINY_CONFIG)
-    with torch.no_grad():
-        for module in network.modules():
-            if isinstance(module, torch.nn.BatchNorm2d):
-                module.running_mean.uniform_(-1, 1)
-                module.running_var.uniform_(0.5, 2)
-                module.weight.uniform_(0.5, 1.5)
-    network.eval()
+    network = vary_batch_norms(build_network(TINY_CONFIG), mean=(-1, 1), var=(0.5, 2), weight=(0.5, 1.5)).eval()
     images = torch.rand(2, 3, 64, 64) * 255
     with torch.inference_mode():
         before = InferenceNetwork(network)(images)
