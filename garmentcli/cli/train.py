@@ -143,6 +143,8 @@ def train(
         config = init_model(init).card.config
         if isinstance(config, ModelConfig):
             config = ModelConfig.from_dict({**config.to_dict(), "input_size": input_size})
+        elif input_size != DEFAULT_INPUT_SIZE:
+            raise InputError(f"--input-size: {init} is a top-down model; its crop comes with its weights")
     elif resume is None:  # the defaults, changed by --arch (a stored config without "backbone" means the legacy one)
         name, changes = parse_arch(arch or [], FAMILY_NAMES)
         config_type = family(FAMILY_NAMES[name or "centernet"]).config_type
