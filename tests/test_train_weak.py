@@ -79,6 +79,8 @@ def test_photos_become_weak_samples_that_collate_with_annotated_ones(tmp_path: P
     assert weak_targets(None, 13)["weak"] == 0.0  # an annotated image: same keys, so batches mix
     batch = torch.utils.data.default_collate([dataset[0], dataset[3], dataset[8]])
     assert tuple(batch[1]["allowed"].shape) == (3, 13)
+    twice = load_samples([f"{root}@{mapping}", f"{root}@{mapping}"], pytest.fail)  # a source named twice is drawn twice
+    assert [s.path for s in twice] == [s.path for s in samples] * 2
     with pytest.raises(InputError, match="folder 'green' not found"):
         load_samples([f"{root}@{write_mapping(tmp_path / 'g.json', {'green': [1]})}"], pytest.fail)
 
