@@ -98,7 +98,7 @@ def test_perfect_logits_give_back_the_true_landmarks_in_image_pixels():
     codec = codec_of(TINY)
     groups = DF2.group_of[category.slice]
 
-    def perfect(crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def perfect(crops: np.ndarray, categories: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         crop = GarmentCrop.around(box, TINY.input_width, TINY.input_height)
         target_x, target_y, _ = codec.encode(crop.to_crop(truth), np.ones(len(truth), bool))
         logits_x = np.full((len(crops), TINY.num_groups, codec.bins[0]), -30.0, np.float32)

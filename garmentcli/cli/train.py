@@ -119,6 +119,13 @@ def train(
             "an exported .onnx or a checkpoint .pt); the network is that model's, so no --arch."
         ),
     ] = None,
+    group: Annotated[
+        str | None,
+        typer.Option(
+            help="RTFPose's per-category fine-tune: train only the head of the --init rtfpose checkpoint, on the "
+            "garments of this group (tops, outerwear, bottoms, dresses, vests, slings); then export --group-head."
+        ),
+    ] = None,
 ) -> None:
     """Train the garment detector and landmark network; checkpoints every epoch, resumable.
 
@@ -133,6 +140,15 @@ def train(
     from garmentcli.train.topdown_data import TOPDOWN_AUGMENT
 
     config: AnyConfig | None = None
+    if group is not None:
+        from garmentcli.schema.garment_groups import group_categories
+
+        if resume is not None:
+            raise InputError(f"--group {group} with --resume: a resumed run keeps its checkpoint's group")
+        try:
+            group_categories(group)
+        except SchemaError as exc:
+            raise InputError(f"--group: {exc}") from None
     if resume is not None and init is not None:
         raise InputError(f"--init {init} with --resume: a resumed run continues with its checkpoint's weights")
     if resume is None and init is not None:
@@ -201,6 +217,7 @@ def train(
                 freeze_stages=freeze_stages,
                 backbone_lr=backbone_lr,
                 init=init,
+                group=group,
             )
             if isinstance(config, CropConfig):
                 options.augment = TOPDOWN_AUGMENT

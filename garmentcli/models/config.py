@@ -120,6 +120,20 @@ def _check_crop(name: str, width: int, height: int, groups: int) -> None:
         )
 
 
+def _check_heads(heads: tuple[str, ...]) -> None:
+    """A per-group model's ``heads``: one per category, each the shared head or the category's garment group."""
+    from garmentcli.schema.garment_groups import SHARED_HEAD, group_of
+
+    if len(heads) != len(DF2.categories):
+        raise SchemaError(f"TopDownConfig.heads names {len(heads)} heads; one per category ({len(DF2.categories)})")
+    for category, head in zip(DF2.categories, heads, strict=True):
+        if head not in (SHARED_HEAD, group_of(category.id)):
+            raise SchemaError(
+                f"TopDownConfig.heads: {category.name} takes the {SHARED_HEAD} or the {group_of(category.id)} head, "
+                f"not {head!r}"
+            )
+
+
 @settings_class
 class TopDownConfig:
     """Shape of the RTFPose-style top-down landmark network and of its SimCC targets.
@@ -129,7 +143,9 @@ class TopDownConfig:
     distribution over ``split_ratio`` bins per pixel on each axis (:class:`~garmentcli.models.simcc.SimccCodec`
     with ``sigma``). ``mecs``, ``csff`` and ``safe`` switch the three RTFPose modules on (for the
     ablation); ``channels`` is the width of the fused features and ``hidden`` that of the SimCC
-    classifiers' shared layer.
+    classifiers' shared layer. ``heads`` is empty for a model with one head; a per-group model
+    (:mod:`garmentcli.train.group_heads`) names, for each DeepFashion2 category in id order, the head its
+    landmarks come from: :data:`~garmentcli.schema.garment_groups.SHARED_HEAD` or the category's garment group.
     """
 
     input_width: PositiveInt = 192
@@ -143,13 +159,17 @@ class TopDownConfig:
     csff: bool = True
     safe: bool = True
     num_groups: Int = len(DF2.semantic_groups)
+    heads: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _check_crop("TopDownConfig", self.input_width, self.input_height, self.num_groups)
+        if self.heads:
+            _check_heads(self.heads)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["sigma"] = list(self.sigma)
+        data["heads"] = list(self.heads)
         return data
 
     @classmethod
@@ -223,6 +243,15 @@ def config_type(architecture: str | None) -> type[AnyConfig]:
 def architecture_of(config: AnyConfig) -> str:
     """The architecture name of a config's network."""
     return next(name for name, kind in CONFIG_TYPES.items() if isinstance(config, kind))
+
+
+CATEGORY_INPUT = "categories"
+"""A per-group RTFPose model's second graph input: each crop's category id, (B,) int64, which picks its head."""
+
+
+def takes_categories(config: AnyConfig) -> bool:
+    """Whether the deployed graph of ``config`` takes :data:`CATEGORY_INPUT` beside the crops (a per-group model)."""
+    return isinstance(config, TopDownConfig) and bool(config.heads)
 
 
 def output_names(config: AnyConfig) -> tuple[str, ...]:

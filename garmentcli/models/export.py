@@ -14,10 +14,19 @@ import onnxruntime as ort
 
 from garmentcli.errors import InputError, require_torch
 from garmentcli.models.card import ModelCard
-from garmentcli.models.config import HEAD_NAMES, CropConfig, CspnConfig, TopDownConfig, output_names
+from garmentcli.models.config import (
+    CATEGORY_INPUT,
+    HEAD_NAMES,
+    CropConfig,
+    CspnConfig,
+    TopDownConfig,
+    output_names,
+    takes_categories,
+)
 from garmentcli.models.layers import fuse_batch_norm
 from garmentcli.models.network import InferenceNetwork, count_parameters
 from garmentcli.models.registry import write_model
+from garmentcli.schema.layout import DF2
 
 OPSET = 17
 INPUT_NAME = "images"
@@ -46,15 +55,36 @@ def deployed_module(network: Any) -> Any:
     return InferenceNetwork(network).eval()
 
 
+def check_inputs(config: Any, batch: int, seed: int = 0) -> dict[str, np.ndarray]:
+    """The graph inputs, by name, that export checks against torch: a random batch of images (of crops, for a
+    top-down model) and, for a per-group model, category ids that visit every category (at least one batch of
+    13, so that every head is checked)."""
+    if isinstance(config, CropConfig):
+        height, width = config.input_height, config.input_width
+    else:
+        height = width = config.input_size
+    grouped = takes_categories(config)
+    count = max(batch, len(DF2.categories)) if grouped else batch
+    rng = np.random.default_rng(seed)
+    inputs = {INPUT_NAME: rng.uniform(0, 255, (count, 3, height, width)).astype(np.float32)}
+    if grouped:
+        inputs[CATEGORY_INPUT] = np.resize(np.array(DF2.ids, dtype=np.int64), count)
+    return inputs
+
+
 def max_output_difference(
-    session: ort.InferenceSession, reference: Any, images: np.ndarray, names: Sequence[str] = HEAD_NAMES
+    session: ort.InferenceSession,
+    reference: Any,
+    inputs: dict[str, np.ndarray],
+    names: Sequence[str] = HEAD_NAMES,
 ) -> tuple[float, float]:
     """Largest |onnxruntime - torch| over all outputs of the ``reference`` module (the network before its batch
-    norms were folded, so the folding is checked too), and the largest |torch| output (for a relative bound)."""
+    norms were folded, so the folding is checked too) on the graph ``inputs`` (by name, in the graph's order),
+    and the largest |torch| output (for a relative bound)."""
     torch = require_torch()
     with torch.inference_mode():
-        expected = [t.numpy() for t in reference(torch.from_numpy(images))]
-    produced = session.run(list(names), {INPUT_NAME: images})
+        expected = [t.numpy() for t in reference(*(torch.from_numpy(x) for x in inputs.values()))]
+    produced = session.run(list(names), inputs)
     diff = max(float(np.abs(a - b).max()) for a, b in zip(produced, expected, strict=True))
     return diff, max(float(np.abs(r).max()) for r in expected)
 
@@ -62,38 +92,33 @@ def max_output_difference(
 def export_onnx(network: Any, card: ModelCard, path: Path, check_batch: int = 2, seed: int = 0) -> ExportResult:
     """Write ``path`` (ONNX, dynamic batch, batch norm folded, card in the metadata) and ``path.json``.
 
-    The graph is run with onnxruntime on a random batch and compared with torch; an
+    The graph is run with onnxruntime on a random batch (:func:`check_inputs`) and compared with torch; an
     :class:`InputError` is raised when they disagree beyond :data:`EXPORT_TOLERANCE`.
     """
     torch = require_torch()
     import onnx
 
     graph_module = deployed_module(fuse_batch_norm(copy.deepcopy(network).cpu()))
-    config = network.config
-    height, width = (
-        (config.input_height, config.input_width) if isinstance(config, CropConfig) else (config.input_size,) * 2
-    )
-    names = output_names(config)
-    rng = np.random.default_rng(seed)
-    images = rng.uniform(0, 255, (check_batch, 3, height, width)).astype(np.float32)
+    names = output_names(network.config)
+    inputs = check_inputs(network.config, check_batch, seed)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
         torch.onnx.export(
             graph_module,
-            torch.from_numpy(images),
+            tuple(torch.from_numpy(x) for x in inputs.values()),
             str(tmp),
             dynamo=False,
             opset_version=OPSET,
-            input_names=[INPUT_NAME],
+            input_names=list(inputs),
             output_names=list(names),
-            dynamic_axes={INPUT_NAME: {0: "batch"}, **{name: {0: "batch"} for name in names}},
+            dynamic_axes={name: {0: "batch"} for name in (*inputs, *names)},
         )
     card.parameters = count_parameters(network)
     card.export = {**card.export, "opset": OPSET, "torch": torch.__version__}
     session = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
-    diff, scale = max_output_difference(session, deployed_module(network), images, names)
+    diff, scale = max_output_difference(session, deployed_module(network), inputs, names)
     card.export["max_abs_diff"] = diff
     if diff > EXPORT_TOLERANCE * max(1.0, scale):
         tmp.unlink()

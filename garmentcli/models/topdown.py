@@ -25,8 +25,15 @@ classifiers per landmark, over x and over y) with the three modules RTFPose adds
 The head (:class:`SimccHead`) turns the map into one channel per landmark group (7 x 7
 convolution), flattens each and passes it through a shared hidden layer to the x and y bins.
 RTMPose's gated attention unit is left out. The output is logits; softmax and decoding are
-:class:`~garmentcli.models.simcc.SimccCodec`'s. torch is imported lazily: only code that needs the
-network imports this module.
+:class:`~garmentcli.models.simcc.SimccCodec`'s.
+
+A per-group model (``TopDownConfig.heads``, made by :mod:`garmentcli.train.group_heads`) has, beside the
+shared head, one head per garment group chosen by some category, each with the maps of only its group's
+landmark rows (:func:`~garmentcli.schema.garment_groups.group_landmark_rows`; the rest of a head is shared by
+all rows, so a full head's other maps never touch them). It takes each crop's category id too: a crop of a
+category that uses a group head gets that head's rows in place of the shared head's.
+
+torch is imported lazily: only code that needs the network imports this module.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ from garmentcli.errors import require_torch
 from garmentcli.models.config import TopDownConfig
 from garmentcli.models.efficientnet_lite import EfficientNetLiteTrunk
 from garmentcli.models.layers import InputNormalization, conv_bn
+from garmentcli.schema.garment_groups import SHARED_HEAD, group_landmark_rows
 
 torch = require_torch()
 nn = torch.nn
@@ -155,11 +163,43 @@ class TopDownNet(nn.Module):
         positions = (config.input_width // stride) * (config.input_height // stride)
         bins = (round(config.input_width * config.split_ratio), round(config.input_height * config.split_ratio))
         self.head = SimccHead(channels, config.num_groups, positions, config.hidden, bins)
+        names = sorted(set(config.heads) - {SHARED_HEAD})
+        self.group_heads = nn.ModuleDict(
+            {g: SimccHead(channels, len(group_landmark_rows(g)), positions, config.hidden, bins) for g in names}
+        )
+        # category id -> 0 (the shared head) or 1 + the index of its group head; id 0 is no category
+        choice = [0] + [0 if head == SHARED_HEAD else 1 + names.index(head) for head in config.heads]
+        self.register_buffer("choice", torch.tensor(choice, dtype=torch.int64), persistent=False)
+        for g in names:  # where each output row comes from in [shared rows, group rows]
+            order = torch.arange(config.num_groups)
+            rows = torch.from_numpy(group_landmark_rows(g))
+            order[rows] = config.num_groups + torch.arange(len(rows))
+            self.register_buffer(f"order_{g}", order, persistent=False)
 
-    def forward(self, crops: Any) -> tuple[Any, Any]:
+    def trunk(self) -> list[Any]:
+        """The modules before the heads: what a per-group fine-tune leaves untouched."""
+        return [self.backbone, self.neck, self.attention, self.self_attention]
+
+    def features(self, crops: Any) -> Any:
+        """The trunk's output, the heads' input."""
         features = self.backbone(self.normalize(crops))
         fused = self.neck(*features[1:]) if self.config.csff else self.neck(features[-1])
-        return self.head(self.self_attention(self.attention(fused)))
+        return self.self_attention(self.attention(fused))
+
+    def forward(self, crops: Any, categories: Any = None) -> tuple[Any, Any]:
+        """Logits of the shared head; a per-group model's with each crop's rows from its category's head."""
+        features = self.features(crops)
+        logits = self.head(features)
+        if not self.group_heads:
+            return logits
+        picked = self.choice[categories][:, None, None]
+        for k, (name, head) in enumerate(self.group_heads.items(), 1):
+            order = getattr(self, f"order_{name}")
+            logits = tuple(
+                torch.where(picked == k, torch.cat([shared, own], 1).index_select(1, order), shared)
+                for shared, own in zip(logits, head(features), strict=True)
+            )
+        return logits
 
 
 def build_topdown(config: TopDownConfig | None = None) -> TopDownNet:

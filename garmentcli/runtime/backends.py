@@ -8,6 +8,7 @@ already through the sigmoid; a top-down model's SimCC logits).
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 import numpy as np
@@ -66,8 +67,9 @@ class OnnxBackend:
         self.input_name = self.session.get_inputs()[0].name
         self.outputs = output_names(model.card.config)
 
-    def run(self, images: np.ndarray) -> dict[str, np.ndarray]:
-        outputs = self.session.run(list(self.outputs), {self.input_name: images})
+    def run(self, images: np.ndarray, extra: Mapping[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+        """The graph's outputs for ``images`` (and the graph's ``extra`` inputs by name, if it has any)."""
+        outputs = self.session.run(list(self.outputs), {self.input_name: images, **(extra or {})})
         return dict(zip(self.outputs, outputs, strict=True))
 
 

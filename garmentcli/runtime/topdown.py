@@ -21,7 +21,14 @@ import numpy as np
 from garmentcli.errors import InputError
 from garmentcli.io.images import read_image
 from garmentcli.io.sources import ImageSource
-from garmentcli.models.config import CSPN_STRIDES, CropConfig, CspnConfig, output_names
+from garmentcli.models.config import (
+    CATEGORY_INPUT,
+    CSPN_STRIDES,
+    CropConfig,
+    CspnConfig,
+    output_names,
+    takes_categories,
+)
 from garmentcli.models.heatmap import HeatmapCodec
 from garmentcli.models.registry import ModelFiles
 from garmentcli.models.simcc import SimccCodec
@@ -31,10 +38,11 @@ from garmentcli.schema.fld import is_fld
 from garmentcli.schema.layout import DF2
 from garmentcli.schema.records import Garment, ImageRecord
 
-CropRunner = Callable[[np.ndarray], tuple[np.ndarray, ...]]
-"""float32 crops (B, 3, H, W), BGR 0..255 -> the deployed graph's outputs, in
-:func:`~garmentcli.models.config.output_names` order: SimCC logits x (B, G, W * r) and y (B, G, H * r), or CSPN
-heatmaps (B, G, H / 4, W / 4)."""
+CropRunner = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, ...]]
+"""float32 crops (B, 3, H, W), BGR 0..255, and their garments' category ids (B,) int64 -> the deployed graph's
+outputs, in :func:`~garmentcli.models.config.output_names` order: SimCC logits x (B, G, W * r) and y (B, G, H * r),
+or CSPN heatmaps (B, G, H / 4, W / 4). Only a per-group model's graph reads the category ids
+(:func:`~garmentcli.models.config.takes_categories`: they pick each crop's head)."""
 
 
 def codec_of(config: CropConfig) -> SimccCodec | HeatmapCodec:
@@ -69,7 +77,8 @@ class TopDownLandmarker:
             chunk = jobs[start : start + self.batch_size]
             crops = [self.crop(garments[i][j]) for i, j in chunk]
             batch = np.stack([c.cut(images[i]) for c, (i, _) in zip(crops, chunk, strict=True)])
-            outputs = self.run(np.ascontiguousarray(batch.transpose(0, 3, 1, 2), dtype=np.float32))
+            categories = np.array([garments[i][j].category_id for i, j in chunk], dtype=np.int64)
+            outputs = self.run(np.ascontiguousarray(batch.transpose(0, 3, 1, 2), dtype=np.float32), categories)
             points, scores = self.codec.decode(*outputs)  # (B, G, 2), (B, G)
             for k, ((i, j), crop) in enumerate(zip(chunk, crops, strict=True)):
                 garment = garments[i][j]
@@ -90,12 +99,14 @@ def torch_runner(network: Any, device: Any = "cpu") -> CropRunner:
     from garmentcli.models.export import deployed_module
 
     torch = require_torch()
+    grouped = takes_categories(network.config)
 
-    def run(crops: np.ndarray) -> tuple[np.ndarray, ...]:
+    def run(crops: np.ndarray, categories: np.ndarray) -> tuple[np.ndarray, ...]:
         training = network.training
+        inputs = (crops, categories) if grouped else (crops,)
         try:
             with torch.inference_mode():
-                outputs = deployed_module(network)(torch.from_numpy(crops).to(device))
+                outputs = deployed_module(network)(*(torch.from_numpy(x).to(device) for x in inputs))
         finally:
             network.train(training)
         return tuple(output.float().cpu().numpy() for output in outputs)
@@ -120,9 +131,10 @@ def load_landmarker(
         )
     if files.onnx is not None and backend == "onnx":
         session = OnnxBackend(files, device)
+        extra = takes_categories(config)
 
-        def run(crops: np.ndarray) -> tuple[np.ndarray, ...]:
-            outputs = session.run(crops)
+        def run(crops: np.ndarray, categories: np.ndarray) -> tuple[np.ndarray, ...]:
+            outputs = session.run(crops, {CATEGORY_INPUT: categories} if extra else None)
             return tuple(outputs[name] for name in output_names(config))
 
         return TopDownLandmarker(run, config, batch_size, files)

@@ -18,7 +18,7 @@ from typing import Any
 
 from garmentcli.errors import InputError, require_torch
 from garmentcli.models.checkpoint import load_checkpoint, restore_rng_state, save_checkpoint
-from garmentcli.models.config import ARCHITECTURE, SCRATCH_BACKBONE, AnyConfig
+from garmentcli.models.config import ARCHITECTURE, SCRATCH_BACKBONE, AnyConfig, TopDownConfig
 from garmentcli.models.network import count_parameters
 from garmentcli.runtime.backends import DEVICES
 from garmentcli.train.augment import AugmentConfig
@@ -57,6 +57,9 @@ class TrainOptions:
     init: str | None = None
     """The model (name or path) whose weights a fresh run starts from, in place of ImageNet's
     (:mod:`garmentcli.train.init`); the run's config is that model's."""
+    group: str | None = None
+    """A per-group fine-tune (RTFPose's): only the head trains, on the crops of this garment group's categories
+    (:data:`~garmentcli.schema.garment_groups.GARMENT_GROUPS`), the trunk stays as ``init`` gave it."""
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     weights: LossWeights = field(default_factory=LossWeights)
 
@@ -78,7 +81,10 @@ def _pretrained(config: AnyConfig, options: TrainOptions) -> bool:
 
 
 def frozen_stages(network: Any, options: TrainOptions) -> list[Any]:
-    """The backbone stages that training leaves untouched (weights and batch-norm statistics)."""
+    """The backbone stages that training leaves untouched (weights and batch-norm statistics); the whole trunk of a
+    per-group fine-tune."""
+    if options.group is not None:
+        return network.trunk()
     if not _pretrained(network.config, options):
         return []
     return network.backbone.stages()[: options.freeze_stages]
@@ -142,6 +148,18 @@ class Trainer:
         from garmentcli.train.schedule import make_scheduler
 
         torch.manual_seed(self.options.seed)
+        if self.options.group is not None:
+            from garmentcli.train.topdown_data import only_group
+
+            if not isinstance(self.config, TopDownConfig) or self.config.heads:
+                raise InputError(f"--group {self.options.group}: only a one-head rtfpose model fine-tunes per group")
+            if self.fresh and self.options.init is None:
+                raise InputError(
+                    f"--group {self.options.group}: fine-tunes the head of a trained shared model; "
+                    "give it with --init SHARED.pt"
+                )
+            self.train_samples = only_group(self.train_samples, self.options.group)
+            self.val_samples = only_group(self.val_samples, self.options.group)
         self.device = resolve_device(self.options.device)
         self.family = family_of(self.config)
         self.network = self.family.build(self.config)

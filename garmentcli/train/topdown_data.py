@@ -14,6 +14,7 @@ other row has weight 0. Each item's randomness comes from ``(seed, epoch, index)
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,7 @@ from garmentcli.models.config import CropConfig
 from garmentcli.runtime.crops import GarmentCrop
 from garmentcli.runtime.topdown import codec_of
 from garmentcli.schema.fld import is_fld
+from garmentcli.schema.garment_groups import group_categories
 from garmentcli.schema.layout import DF2
 from garmentcli.schema.records import Garment
 from garmentcli.train.augment import AugmentConfig, degrade, jitter_colour
@@ -49,6 +51,18 @@ def crop_items(samples: Sequence[Sample]) -> list[tuple[int, int]]:
         for g, garment in enumerate(sample.record.garments)
         if not is_fld(garment.category_id) and garment.num_labelled >= MIN_LABELLED
     ]
+
+
+def only_group(samples: Sequence[Sample], group: str) -> list[Sample]:
+    """The samples with only the garments of garment ``group``'s categories (a per-group fine-tune's training and
+    validation data); samples left without any are dropped. An unknown group is a one-line error."""
+    categories = set(group_categories(group))
+    kept = []
+    for sample in samples:
+        garments = [g for g in sample.record.garments if g.category_id in categories]
+        if garments:
+            kept.append(replace(sample, record=replace(sample.record, garments=garments)))
+    return kept
 
 
 def _part_box(garment: Garment, rng: np.random.Generator) -> np.ndarray:

@@ -61,12 +61,10 @@ def validate(
     }
 
 
-def validate_topdown(network: Any, config: CropConfig, samples: Sequence[Sample], device: Any) -> dict[str, float]:
-    """A top-down model on the ground-truth boxes of ``samples`` (through
-    :class:`~garmentcli.runtime.topdown.TopDownLandmarker`, as ``detect --landmarks`` runs it): ``val_kp_AP``,
-    ``val_kp_AP50``, ``val_kp_AP75`` and ``val_PCK`` (PCK@0.2 of the box)."""
+def predict_on_truth(network: Any, config: CropConfig, samples: Sequence[Sample], device: Any) -> AnnotationSet:
+    """A top-down model's landmarks for the ground-truth garments (boxes, categories) of ``samples``, through
+    :class:`~garmentcli.runtime.topdown.TopDownLandmarker` as ``detect --landmarks`` runs it."""
     from garmentcli.io.images import read_image
-    from garmentcli.metrics.evaluate import evaluate
     from garmentcli.runtime.topdown import TopDownLandmarker, torch_runner
 
     landmarker = TopDownLandmarker(torch_runner(network, device), config, batch_size=BATCH)
@@ -76,8 +74,16 @@ def validate_topdown(network: Any, config: CropConfig, samples: Sequence[Sample]
         found = [replace(g, score=None) for g in garments]
         (predicted,) = landmarker.landmarks([read_image(sample.path)], [found])
         records.append(replace(sample.record, garments=predicted))
+    return AnnotationSet(records)
+
+
+def validate_topdown(network: Any, config: CropConfig, samples: Sequence[Sample], device: Any) -> dict[str, float]:
+    """A top-down model on the ground-truth boxes of ``samples`` (:func:`predict_on_truth`): ``val_kp_AP``,
+    ``val_kp_AP50``, ``val_kp_AP75`` and ``val_PCK`` (PCK@0.2 of the box)."""
+    from garmentcli.metrics.evaluate import evaluate
+
     truth = AnnotationSet([s.record for s in samples])
-    result = evaluate(truth, AnnotationSet(records), metrics=("ap", "pck"))
+    result = evaluate(truth, predict_on_truth(network, config, samples, device), metrics=("ap", "pck"))
     keypoints = result["keypoints"]
     return {
         "val_kp_AP": float(keypoints["AP"]),
