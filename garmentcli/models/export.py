@@ -14,7 +14,7 @@ import onnxruntime as ort
 
 from garmentcli.errors import InputError, require_torch
 from garmentcli.models.card import ModelCard
-from garmentcli.models.config import HEAD_NAMES, CropConfig, CspnConfig, TopDownConfig, output_names
+from garmentcli.models.config import HEAD_NAMES, CropConfig, CspnConfig, KgdetConfig, TopDownConfig, output_names
 from garmentcli.models.layers import fuse_batch_norm
 from garmentcli.models.network import InferenceNetwork, count_parameters
 from garmentcli.models.registry import write_model
@@ -32,18 +32,38 @@ class ExportResult:
     max_abs_diff: float
 
 
-def deployed_module(network: Any) -> Any:
-    """The module, in eval mode, whose outputs (a tuple, in :func:`~garmentcli.models.config.output_names` order) are
-    the deployed graph's: a detector through :class:`InferenceNetwork` (heatmaps through the sigmoid), the RTFPose
-    model as it is (SimCC logits), CSPN through :class:`~garmentcli.models.cspn.CspnInference` (the last stage's
-    heatmaps). Export and the in-memory top-down runner both run it."""
+def inference_module(network: Any) -> Any:
+    """The module whose outputs (a tuple, in :func:`~garmentcli.models.config.output_names` order) are the deployed
+    graph's: a detector through :class:`InferenceNetwork` (heatmaps through the sigmoid), the RTFPose model as it is
+    (SimCC logits), CSPN through :class:`~garmentcli.models.cspn.CspnInference` (the last stage's heatmaps), KGDet
+    through :class:`~garmentcli.models.kgdet.KgdetInference` (the last stage, input pixels). Its mode is left as it
+    is."""
     if isinstance(network.config, TopDownConfig):
-        return network.eval()
+        return network
     if isinstance(network.config, CspnConfig):
         from garmentcli.models.cspn import CspnInference
 
-        return CspnInference(network).eval()
-    return InferenceNetwork(network).eval()
+        return CspnInference(network)
+    if isinstance(network.config, KgdetConfig):
+        from garmentcli.models.kgdet import KgdetInference
+
+        return KgdetInference(network)
+    return InferenceNetwork(network)
+
+
+def deployed_module(network: Any) -> Any:
+    """:func:`inference_module` in eval mode: what export and the in-memory top-down runner run."""
+    return inference_module(network).eval()
+
+
+def opset_of(config: Any) -> int:
+    """The ONNX opset a model is exported with: :data:`OPSET`, or ``DeformConv``'s for KGDet's deformable
+    convolutions."""
+    if isinstance(config, KgdetConfig):
+        from garmentcli.models.deform import DEFORM_CONV_OPSET
+
+        return DEFORM_CONV_OPSET
+    return OPSET
 
 
 def max_output_difference(
@@ -74,6 +94,7 @@ def export_onnx(network: Any, card: ModelCard, path: Path, check_batch: int = 2,
         (config.input_height, config.input_width) if isinstance(config, CropConfig) else (config.input_size,) * 2
     )
     names = output_names(config)
+    opset = opset_of(config)
     rng = np.random.default_rng(seed)
     images = rng.uniform(0, 255, (check_batch, 3, height, width)).astype(np.float32)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -85,13 +106,13 @@ def export_onnx(network: Any, card: ModelCard, path: Path, check_batch: int = 2,
             torch.from_numpy(images),
             str(tmp),
             dynamo=False,
-            opset_version=OPSET,
+            opset_version=opset,
             input_names=[INPUT_NAME],
             output_names=list(names),
             dynamic_axes={INPUT_NAME: {0: "batch"}, **{name: {0: "batch"} for name in names}},
         )
     card.parameters = count_parameters(network)
-    card.export = {**card.export, "opset": OPSET, "torch": torch.__version__}
+    card.export = {**card.export, "opset": opset, "torch": torch.__version__}
     session = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
     diff, scale = max_output_difference(session, deployed_module(network), images, names)
     card.export["max_abs_diff"] = diff

@@ -14,7 +14,7 @@ import numpy as np
 
 from garmentcli.choices import DEVICES, FLOAT32
 from garmentcli.errors import InputError, MissingDependencyError, require_torch
-from garmentcli.models.config import HEAD_NAMES, output_names
+from garmentcli.models.config import KgdetConfig, output_names
 from garmentcli.models.registry import ModelFiles
 
 
@@ -73,8 +73,9 @@ class OnnxBackend:
 
 class TorchModuleBackend:
     """An in-memory torch network, run through the deployed graph's wrapper
-    (:class:`~garmentcli.models.network.InferenceNetwork`: heatmaps through the sigmoid), so what it returns
-    is what the exported model returns. Training's validation runs the network being trained this way.
+    (:func:`~garmentcli.models.export.inference_module`: the detector's heatmaps through the sigmoid, KGDet's last
+    stage in input pixels), so what it returns is what the exported model returns. Training's validation runs the
+    network being trained this way.
 
     Each call runs in inference mode with the network in eval mode, and leaves its mode as it was.
     """
@@ -83,11 +84,12 @@ class TorchModuleBackend:
 
     def __init__(self, network: Any, device: Any = "cpu") -> None:
         torch = require_torch()
-        from garmentcli.models.network import InferenceNetwork
+        from garmentcli.models.export import inference_module
 
         self.torch = torch
         self.network: Any = network
-        self.wrapped = InferenceNetwork(network)
+        self.wrapped = inference_module(network)
+        self.outputs = output_names(network.config)
         self.device = str(device)
         self._device = torch.device(device)
 
@@ -99,7 +101,7 @@ class TorchModuleBackend:
                 outputs = self.wrapped(self.torch.from_numpy(images).to(self._device))
         finally:
             self.network.train(training)
-        return {name: out.float().cpu().numpy() for name, out in zip(HEAD_NAMES, outputs, strict=True)}
+        return {name: out.float().cpu().numpy() for name, out in zip(self.outputs, outputs, strict=True)}
 
 
 class TorchBackend(TorchModuleBackend):
@@ -113,6 +115,11 @@ class TorchBackend(TorchModuleBackend):
 
         if model.card.precision != FLOAT32:
             raise InputError(f"{model.name}: an {model.card.precision} model runs on onnxruntime only (--backend onnx)")
+        if model.onnx is not None and isinstance(model.card.config, KgdetConfig):
+            raise InputError(
+                f"{model.onnx}: the torch backend runs a kgdet model from its training checkpoint (.pt); "
+                "its .onnx runs on onnxruntime (--backend onnx)"
+            )
         if device == "cuda" and not torch.cuda.is_available():
             raise MissingDependencyError("--device cuda with torch needs a CUDA build of torch and a GPU")
         check_device(device)
