@@ -117,7 +117,7 @@ class TorchBackend(TorchModuleBackend):
             raise InputError(f"{model.name}: an {model.card.precision} model runs on onnxruntime only (--backend onnx)")
         if model.onnx is not None and isinstance(model.card.config, KgdetConfig):
             raise InputError(
-                f"{model.onnx}: the torch backend runs a kgdet model from its training checkpoint (.pt); "
+                f"{model.onnx}: the torch backend runs a kgdet model from its checkpoint (.pt); "
                 "its .onnx runs on onnxruntime (--backend onnx)"
             )
         if device == "cuda" and not torch.cuda.is_available():
