@@ -1,5 +1,5 @@
 """``--arch kgdet`` end to end through the CLI: a tiny run on ``garmentkp synth`` photos, its export, ``detect`` with
-it on onnxruntime and from its checkpoint on torch, ``models`` listing it, and its one-line user errors."""
+it on onnxruntime and torch and from its checkpoint, ``models`` listing it, and its one-line user errors."""
 
 from __future__ import annotations
 
@@ -69,9 +69,10 @@ def test_detect_writes_coco_results_with_every_landmark_slot_on_both_backends(
 
     data, run, model = trained
     predicted = {}
-    for backend, weights in (("onnx", model), ("torch", run / "last.pt")):
+    for backend, weights in (("onnx", model), ("torch", model), ("checkpoint", run / "last.pt")):
         out = tmp_path / f"{backend}.json"
-        args = ["detect", str(data / "image"), "-o", str(out), "--model", str(weights), "--backend", backend]
+        args = ["detect", str(data / "image"), "-o", str(out), "--model", str(weights)]
+        args += ["--backend", "onnx" if backend == "onnx" else "torch"]
         result = runner.invoke(app, [*args, "--score-thr", "0", "--max-dets", "3"])
         assert result.exit_code == 0, result.output
         assert "6 images" in result.output and "0 failures" in result.output
@@ -86,11 +87,12 @@ def test_detect_writes_coco_results_with_every_landmark_slot_on_both_backends(
         inside[category.slice] = True
         assert (keypoints[inside, 2] > 0).all() and not keypoints[~inside].any()  # its category's slots, scored
         assert entry["bbox"][2] > 0 and entry["bbox"][3] > 0 and 0 <= entry["score"] <= 1
-    for onnx, torch_made in zip(predicted["onnx"], predicted["torch"], strict=True):
-        assert [g.category_id for g in onnx.garments] == [g.category_id for g in torch_made.garments]
-        for mine, other in zip(onnx.garments, torch_made.garments, strict=True):  # the same model on both
-            np.testing.assert_allclose(mine.bbox, other.bbox, atol=1e-2)
-            np.testing.assert_allclose(mine.landmarks, other.landmarks, atol=1e-2)
+    for onnx, *others in zip(predicted["onnx"], predicted["torch"], predicted["checkpoint"], strict=True):
+        for torch_made in others:  # the same model: its .onnx on both backends, its checkpoint on torch
+            assert [g.category_id for g in onnx.garments] == [g.category_id for g in torch_made.garments]
+            for mine, other in zip(onnx.garments, torch_made.garments, strict=True):
+                np.testing.assert_allclose(mine.bbox, other.bbox, atol=1e-2)
+                np.testing.assert_allclose(mine.landmarks, other.landmarks, atol=1e-2)
 
 
 def test_models_lists_the_exported_card(trained: tuple[Path, Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
@@ -109,7 +111,6 @@ def test_user_errors_are_one_line(trained: tuple[Path, Path, Path], tmp_path: Pa
     detect = ["detect", str(data / "image"), "-o", str(tmp_path / "p.json"), "--model", str(model)]
     train = ["train", str(data), "--out", str(tmp_path / "r")]
     for args, message in (
-        ([*detect, "--backend", "torch"], f"{model.name}: the torch backend runs a kgdet model from its checkpoint"),
         ([*detect, "--flip"], "--flip: tiny-kgdet is a kgdet model, whose outputs have no flip merge"),
         ([*train, *_arches(["kgdet", "informative_points=8"])], "KgdetConfig.informative_points must be a square"),
         ([*train, *_arches(["kgdet", "stages=3"])], "unknown kgdet config keys: stages"),

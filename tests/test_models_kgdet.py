@@ -266,6 +266,8 @@ def test_export_runs_the_deformable_gathering_as_deformconv_in_onnxruntime(tmp_p
 
     from garmentcli.models.export import export_onnx
     from garmentcli.models.kgdet import KgdetInference
+    from garmentcli.models.registry import load_model_files
+    from garmentcli.runtime.backends import TorchBackend
 
     network = _tiny_network(informative)
     result = export_onnx(network, ModelCard("tiny-kgdet", network.config), tmp_path / "tiny-kgdet.onnx")
@@ -282,3 +284,6 @@ def test_export_runs_the_deformable_gathering_as_deformconv_in_onnxruntime(tmp_p
     assert float(expected[2].std()) > 1.0  # keypoints spread enough for the comparison to mean something
     for mine, theirs in zip(produced, expected, strict=True):
         np.testing.assert_allclose(mine, theirs.numpy(), atol=2e-4, rtol=1e-4)
+    torch_backend = TorchBackend(load_model_files(result.path)).run(images)  # the torch backend loads the .onnx
+    for name, mine in zip(session.get_outputs(), produced, strict=True):
+        np.testing.assert_allclose(torch_backend[name.name], mine, atol=2e-4, rtol=1e-4)

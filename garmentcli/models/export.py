@@ -141,24 +141,50 @@ def _convolutions_in_run_order(network: Any, input_size: int) -> list[Any]:
     return order
 
 
+def _initializers(graph: Any) -> dict[str, np.ndarray]:
+    """An ONNX graph's initializers by name, the names the exporter aliases through Identity nodes included (it
+    stores identical tensors once)."""
+    from onnx import numpy_helper
+
+    tensors = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    tensors.update(
+        {n.output[0]: tensors[n.input[0]] for n in graph.node if n.op_type == "Identity" and n.input[0] in tensors}
+    )
+    return tensors
+
+
+def _load_parameters_by_name(deployed: Any, tensors: dict[str, np.ndarray], path: Path) -> Any:
+    """Every parameter of the deployed (folded) KGDet module that its graph uses from the initializer of its name
+    (:meth:`~garmentcli.models.kgdet.KgdetNet.training_only` names those it does not)."""
+    torch = require_torch()
+    unused = {f"network.{name}" for name in deployed.network.training_only()}
+    with torch.no_grad():
+        for name, parameter in deployed.named_parameters():
+            if name in unused:
+                continue
+            value = tensors.get(name)
+            if value is None or value.shape != tuple(parameter.shape):
+                raise InputError(f"{path}: ONNX weights do not match the card's architecture at {name}")
+            parameter.copy_(torch.from_numpy(value.copy()))
+    return deployed
+
+
 def load_onnx_weights(network: Any, path: Path) -> Any:
     """Load the weights of an exported ONNX file into ``network`` (built from the card's config); deployed form.
 
     The ONNX Conv nodes are matched, in graph order, with the fused network's convolutions in run
-    order (names alone are not enough: the exporter merges identical initializers), so the torch
-    backend runs the very weights onnxruntime runs.
+    order (names alone are not enough: the exporter merges identical initializers), so the torch backend runs the
+    very weights onnxruntime runs. A KGDet graph, whose convolutions are not all Conv nodes, is loaded by parameter
+    name (aliases resolved).
     """
     torch = require_torch()
     import onnx
-    from onnx import numpy_helper
 
-    deployed = InferenceNetwork(fuse_batch_norm(network)).eval()
+    deployed = inference_module(fuse_batch_norm(network)).eval()
     graph = onnx.load(str(path)).graph
-    tensors = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
-    # the exporter stores identical tensors once and aliases the duplicates through Identity nodes
-    tensors.update(
-        {n.output[0]: tensors[n.input[0]] for n in graph.node if n.op_type == "Identity" and n.input[0] in tensors}
-    )
+    tensors = _initializers(graph)
+    if isinstance(network.config, KgdetConfig):
+        return _load_parameters_by_name(deployed, tensors, path)
     nodes = [node for node in graph.node if node.op_type == "Conv"]
     convs = _convolutions_in_run_order(deployed, network.config.input_size)
     if len(nodes) != len(convs):

@@ -225,6 +225,13 @@ class KgdetNet(nn.Module):
         scores = self.classify(F.relu(self.cls_gather(self.cls_tower(features), offsets)))
         return {"scores": scores, "visibility": visibility, "points": stages_points, "boxes": stages_boxes}
 
+    def training_only(self) -> list[str]:
+        """Names of the parameters that only training uses: the box multipliers of the stages before the last (the
+        deployed graph gives the last stage's box alone)."""
+        stages = [self.box, *(stage.box for stage in self.refinements)]
+        owners = {id(box): name for name, box in self.named_modules()}
+        return [f"{owners[id(box)]}.multipliers" for box in stages[:-1]]
+
     def forward(self, images: Any) -> dict[str, Any]:
         levels = [self.level(features) for features in self.pyramid(images)]
         groups = self.config.num_groups

@@ -14,7 +14,7 @@ import numpy as np
 
 from garmentcli.choices import DEVICES, FLOAT32
 from garmentcli.errors import InputError, MissingDependencyError, require_torch
-from garmentcli.models.config import KgdetConfig, output_names
+from garmentcli.models.config import output_names
 from garmentcli.models.registry import ModelFiles
 
 
@@ -109,23 +109,17 @@ class TorchBackend(TorchModuleBackend):
 
     def __init__(self, model: ModelFiles, device: str = "cpu") -> None:
         torch = require_torch()
-        from garmentcli.models.checkpoint import network_from_checkpoint
+        from garmentcli.models.checkpoint import build_any, network_from_checkpoint
         from garmentcli.models.export import load_onnx_weights
-        from garmentcli.models.network import build_network
 
         if model.card.precision != FLOAT32:
             raise InputError(f"{model.name}: an {model.card.precision} model runs on onnxruntime only (--backend onnx)")
-        if model.onnx is not None and isinstance(model.card.config, KgdetConfig):
-            raise InputError(
-                f"{model.onnx}: the torch backend runs a kgdet model from its checkpoint (.pt); "
-                "its .onnx runs on onnxruntime (--backend onnx)"
-            )
         if device == "cuda" and not torch.cuda.is_available():
             raise MissingDependencyError("--device cuda with torch needs a CUDA build of torch and a GPU")
         check_device(device)
         torch.set_num_threads(cpu_threads())
         if model.onnx is not None:
-            network = load_onnx_weights(build_network(model.card.config), model.onnx).network
+            network = load_onnx_weights(build_any(model.card.config), model.onnx).network
         else:
             network = network_from_checkpoint(model.checkpoint)[0]
         super().__init__(network.to(device).eval(), device)
