@@ -62,7 +62,7 @@ def train(
     epochs: Annotated[int | None, typer.Option(help="Epochs in all (default 30; on --resume: may extend).")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Images per optimiser step.")] = 16,
     input_size: Annotated[
-        int, typer.Option("--input-size", help="Network input side, a multiple of 32 (centernet).")
+        int, typer.Option("--input-size", help="Network input side, a multiple of 32 (centernet, kgdet).")
     ] = DEFAULT_INPUT_SIZE,
     lr: Annotated[float, typer.Option(help="Peak AdamW learning rate.")] = 2e-3,
     warmup: Annotated[int, typer.Option(help="Linear warm-up steps before the cosine decay.")] = 200,
@@ -80,13 +80,15 @@ def train(
     arch: Annotated[
         list[str] | None,
         typer.Option(
-            help="The model family, centernet (the one-stage detector, default), rtfpose or cspn (the top-down "
-            "landmark models: garment crops, landmarks only), and network options KEY=VALUE of its config, "
+            help="The model family, centernet (the one-stage detector, default), kgdet (the keypoint-guided one-stage "
+            "detector), rtfpose or cspn (the top-down landmark models: garment crops, landmarks only), and network "
+            "options KEY=VALUE of its config, "
             "repeatable. centernet (ModelConfig): backbone=efficientnet-lite0 (default), -lite1, -lite2, or "
             "inverted-residual (from scratch, shaped by width=, depth=, expansion=). rtfpose (TopDownConfig): "
             "input_width=192, input_height=256, mecs=, csff=, safe= (true/false, the RTFPose modules), channels=, "
             "hidden=, backbone=. cspn (CspnConfig): input_width=192, input_height=256, stages=4, channels=128, "
-            "sigma=2.0, backbone=."
+            "sigma=2.0, backbone=. kgdet (KgdetConfig): informative=encoded or selected, informative_points=9, "
+            "refinements=2, strides=16,32, neck_channels=96, head_channels=96, backbone=."
         ),
     ] = None,
     pretrained: Annotated[
@@ -133,7 +135,7 @@ def train(
     """
     torch = require_torch()
     from garmentcli.errors import SchemaError
-    from garmentcli.models.config import AnyConfig, CropConfig, ModelConfig
+    from garmentcli.models.config import AnyConfig, CropConfig
     from garmentcli.train.data import load_samples
     from garmentcli.train.families import FAMILY_NAMES, family
     from garmentcli.train.loop import Trainer, TrainOptions, resume_trainer, stored_validation
@@ -157,16 +159,17 @@ def train(
         if arch:
             raise InputError(f"--init {init} sets the network; --arch {' '.join(arch)} cannot change it")
         config = init_model(init).card.config
-        if isinstance(config, ModelConfig):
-            config = ModelConfig.from_dict({**config.to_dict(), "input_size": input_size})
+        if not isinstance(config, CropConfig):
+            config = type(config).from_dict({**config.to_dict(), "input_size": input_size})
         elif input_size != DEFAULT_INPUT_SIZE:
             raise InputError(f"--input-size: {init} is a top-down model; its crop comes with its weights")
     elif resume is None:  # the defaults, changed by --arch (a stored config without "backbone" means the legacy one)
         name, changes = parse_arch(arch or [], FAMILY_NAMES)
         config_type = family(FAMILY_NAMES[name or "centernet"]).config_type
-        if config_type is not ModelConfig and input_size != DEFAULT_INPUT_SIZE:
+        cropped = issubclass(config_type, CropConfig)  # a garment's crop in, not the letterboxed photo
+        if cropped and input_size != DEFAULT_INPUT_SIZE:
             raise InputError(f"--input-size: the {name} crop is set by --arch input_width=W --arch input_height=H")
-        if config_type is ModelConfig:
+        if not cropped:
             changes["input_size"] = input_size
         try:
             config = config_type.from_dict({**config_type().to_dict(), **changes})

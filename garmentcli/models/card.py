@@ -14,9 +14,11 @@ from garmentcli.io.jsonio import load_json
 from garmentcli.models.config import (
     ARCHITECTURE,
     CSPN_ARCHITECTURE,
+    KGDET_ARCHITECTURE,
     TOPDOWN_ARCHITECTURE,
     CropConfig,
     CspnConfig,
+    KgdetConfig,
     ModelConfig,
     TopDownConfig,
     architecture_of,
@@ -37,10 +39,13 @@ class ModelCard:
     """What a model is, how it was made and how well it does; every field checked when the card is made."""
 
     name: str
-    config: ModelConfig | TopDownConfig | CspnConfig
+    config: ModelConfig | TopDownConfig | CspnConfig | KgdetConfig
     """The network's shape: a :class:`ModelConfig` (the one-stage detector), a :class:`TopDownConfig` (the
-    RTFPose top-down landmark model) or a :class:`CspnConfig` (the CSPN one); it decides ``architecture``."""
-    architecture: Literal["garmentkp-centernet-v1", "garmentkp-rtfpose-v1", "garmentkp-cspn-v1"] = ARCHITECTURE
+    RTFPose top-down landmark model), a :class:`CspnConfig` (the CSPN one) or a :class:`KgdetConfig` (the
+    keypoint-guided detector); it decides ``architecture``."""
+    architecture: Literal[
+        "garmentkp-centernet-v1", "garmentkp-rtfpose-v1", "garmentkp-cspn-v1", "garmentkp-kgdet-v1"
+    ] = ARCHITECTURE
     schema_version: Literal[1] = CARD_SCHEMA_VERSION
     landmarks: str = f"deepfashion2-{NUM_LANDMARKS}"
     parameters: NonNegativeInt | None = None
@@ -112,11 +117,12 @@ class ModelCard:
         return cls.from_dict(load_json(path), str(path))
 
 
-_CHOICES = (ARCHITECTURE, TOPDOWN_ARCHITECTURE, CSPN_ARCHITECTURE, CARD_SCHEMA_VERSION, PRECISIONS)
+_CHOICES = (ARCHITECTURE, TOPDOWN_ARCHITECTURE, CSPN_ARCHITECTURE, KGDET_ARCHITECTURE, CARD_SCHEMA_VERSION, PRECISIONS)
 if _CHOICES != (
     "garmentkp-centernet-v1",
     "garmentkp-rtfpose-v1",
     "garmentkp-cspn-v1",
+    "garmentkp-kgdet-v1",
     1,
     ("float32", "int8"),
 ):  # pragma: no cover - development check

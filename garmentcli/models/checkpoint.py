@@ -16,7 +16,7 @@ from typing import Any
 
 from garmentcli.errors import InputError, require_torch
 from garmentcli.io.atomic import atomic_write
-from garmentcli.models.config import AnyConfig, CspnConfig, TopDownConfig, config_type
+from garmentcli.models.config import AnyConfig, CspnConfig, KgdetConfig, TopDownConfig, config_type
 
 FORMAT_VERSION = 1
 
@@ -68,6 +68,10 @@ def build_any(config: AnyConfig) -> Any:
         from garmentcli.models.cspn import build_cspn
 
         return build_cspn(config)
+    if isinstance(config, KgdetConfig):
+        from garmentcli.models.kgdet import build_kgdet
+
+        return build_kgdet(config)
     from garmentcli.models.network import build_network
 
     return build_network(config)

@@ -86,7 +86,7 @@ def gaussian_radius(height: np.ndarray, width: np.ndarray, min_overlap: float = 
     return np.minimum(np.minimum(r1, r2), r3)
 
 
-def _splat(shape: tuple[int, int, int], channels: np.ndarray, cells: np.ndarray, radii: np.ndarray) -> np.ndarray:
+def splat(shape: tuple[int, int, int], channels: np.ndarray, cells: np.ndarray, radii: np.ndarray) -> np.ndarray:
     """Heatmaps ``(C, h, w)``: a truncated Gaussian (sigma = diameter / 6) at each cell in its channel, max-merged."""
     heat = np.zeros(shape, np.float32)
     if len(cells) == 0:
@@ -205,7 +205,7 @@ class TargetCodec:
 
         n = len(kept)
         targets = {
-            "center_heatmap": _splat((cfg.num_categories, height, width), categories, cells, radii),
+            "center_heatmap": splat((cfg.num_categories, height, width), categories, cells, radii),
             "indices": np.zeros(slots, np.int64),
             "object_mask": np.zeros(slots, np.float32),
             "center_offset": np.zeros((slots, 2), np.float32),
@@ -237,7 +237,7 @@ class TargetCodec:
         targets["landmark_mask"][owner, point_groups] = 1
         targets["landmark_indices"][owner, point_groups] = point_cells[:, 1] * width + point_cells[:, 0]
         targets["landmark_offset"][owner, point_groups] = xy - point_cells
-        targets["landmark_heatmap"] = _splat((groups, height, width), point_groups, point_cells, radii[owner])
+        targets["landmark_heatmap"] = splat((groups, height, width), point_groups, point_cells, radii[owner])
         return targets
 
     def decode(self, outputs: dict[str, np.ndarray], options: DecodeOptions | None = None) -> list[list[Garment]]:

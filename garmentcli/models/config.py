@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, fields
 from typing import Annotated, Any, Literal
 
@@ -222,16 +223,104 @@ class CspnConfig:
 CropConfig = TopDownConfig | CspnConfig
 """The config of either top-down landmark model (one garment's crop in, its landmarks out)."""
 
-AnyConfig = ModelConfig | TopDownConfig | CspnConfig
+
+KGDET_ARCHITECTURE = "garmentkp-kgdet-v1"
+"""Name of the keypoint-guided one-stage detector family :func:`garmentcli.models.kgdet.build_kgdet` builds."""
+
+KGDET_OUTPUTS = ("scores", "boxes", "keypoints", "visibility")
+"""The deployed KGDet graph's outputs, one row per location of every head level (coarsest last): category scores
+(B, L, C) after the sigmoid, boxes (B, L, 4) ``x0, y0, x1, y1``, keypoints (B, L, G, 2) ``x, y`` (input pixels), and
+each keypoint's visibility score (B, L, G) after the sigmoid, G the semantic landmark groups."""
+
+KGDET_STRIDES = (8, 16, 32)
+"""Feature-pyramid strides a KGDet head may run on (:attr:`KgdetConfig.strides` picks some)."""
+
+
+@settings_class
+class KgdetConfig:
+    """Shape of the KGDet-style keypoint-guided detector (:mod:`garmentcli.models.kgdet`) and of its targets.
+
+    The input is a ``input_size`` square (a multiple of 32), letterboxed as for :class:`ModelConfig`. The
+    EfficientNet-Lite ``backbone`` feeds a ``neck_channels``-wide feature pyramid; the shared heads
+    (``head_channels`` wide) run on every level of ``strides`` (increasing, from :data:`KGDET_STRIDES`; the coarse
+    ones suffice for garments). From every location they regress the offsets to all semantic landmark groups,
+    derive ``informative_points`` informative keypoints from them (``encoded``: a learned 1 x 1 convolution of all
+    the offsets; ``selected``: the ones of highest predicted visibility), make the box from those, and refine the
+    offsets in ``refinements`` cascaded stages, each gathering features at the previous stage's informative
+    keypoints with a deformable convolution whose kernel has one tap per keypoint (so their number is a square).
+    """
+
+    input_size: PositiveInt = 256
+    backbone: TopDownBackbone = "efficientnet-lite0"
+    neck_channels: PositiveInt = 96
+    head_channels: PositiveInt = 96
+    strides: tuple[PositiveInt, ...] = (16, 32)
+    informative: Literal["encoded", "selected"] = "encoded"
+    informative_points: PositiveInt = 9
+    refinements: NonNegativeInt = 2
+    num_categories: Int = len(DF2.categories)
+    num_groups: Int = len(DF2.semantic_groups)
+    max_objects: PositiveInt = 32
+
+    def __post_init__(self) -> None:
+        if self.input_size % 32:
+            raise SchemaError(f"KgdetConfig.input_size must be a positive multiple of 32, got {self.input_size}")
+        if (
+            not self.strides
+            or any(s not in KGDET_STRIDES for s in self.strides)
+            or list(self.strides) != sorted(set(self.strides))
+        ):
+            raise SchemaError(
+                f"KgdetConfig.strides must be increasing strides from {', '.join(map(str, KGDET_STRIDES))}, "
+                f"got {list(self.strides)}"
+            )
+        side = math.isqrt(self.informative_points)
+        if side * side != self.informative_points or self.informative_points > self.num_groups:
+            raise SchemaError(
+                "KgdetConfig.informative_points must be a square (one deformable-kernel tap each: 4, 9, 16 ...) "
+                f"of at most {self.num_groups}, got {self.informative_points}"
+            )
+        if self.num_categories != len(DF2.categories) or self.num_groups != len(DF2.semantic_groups):
+            raise SchemaError(
+                f"KgdetConfig predicts {self.num_categories} categories / {self.num_groups} groups; the DeepFashion2 "
+                f"layout has {len(DF2.categories)} / {len(DF2.semantic_groups)}"
+            )
+
+    @property
+    def kernel(self) -> int:
+        """Side of the deformable kernel: one tap per informative keypoint."""
+        return math.isqrt(self.informative_points)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["strides"] = list(self.strides)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> KgdetConfig:
+        """Build from a card/checkpoint dict; unknown keys are a :class:`SchemaError`."""
+        return cls(**_known_fields(cls, data, "kgdet"))
+
+
+DetectorConfig = ModelConfig | KgdetConfig
+"""The config of either one-stage detector (a letterboxed photo in, garments out)."""
+
+AnyConfig = ModelConfig | TopDownConfig | CspnConfig | KgdetConfig
 
 CONFIG_TYPES: dict[str, type[AnyConfig]] = {
     ARCHITECTURE: ModelConfig,
     TOPDOWN_ARCHITECTURE: TopDownConfig,
     CSPN_ARCHITECTURE: CspnConfig,
+    KGDET_ARCHITECTURE: KgdetConfig,
 }
 """Each architecture name (in cards and checkpoints) -> the config class of its network."""
 
-OUTPUT_NAMES = {ARCHITECTURE: HEAD_NAMES, TOPDOWN_ARCHITECTURE: TOPDOWN_OUTPUTS, CSPN_ARCHITECTURE: CSPN_OUTPUTS}
+OUTPUT_NAMES = {
+    ARCHITECTURE: HEAD_NAMES,
+    TOPDOWN_ARCHITECTURE: TOPDOWN_OUTPUTS,
+    CSPN_ARCHITECTURE: CSPN_OUTPUTS,
+    KGDET_ARCHITECTURE: KGDET_OUTPUTS,
+}
 
 
 def config_type(architecture: str | None) -> type[AnyConfig]:
@@ -255,6 +344,6 @@ def takes_categories(config: AnyConfig) -> bool:
 
 
 def output_names(config: AnyConfig) -> tuple[str, ...]:
-    """The deployed graph's outputs, in order: the detector's heads, the RTFPose model's SimCC logits, or CSPN's
-    heatmaps."""
+    """The deployed graph's outputs, in order: the detector's heads, the RTFPose model's SimCC logits, CSPN's
+    heatmaps, or KGDet's per-location scores, boxes, keypoints and visibilities."""
     return OUTPUT_NAMES[architecture_of(config)]

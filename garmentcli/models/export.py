@@ -19,6 +19,7 @@ from garmentcli.models.config import (
     HEAD_NAMES,
     CropConfig,
     CspnConfig,
+    KgdetConfig,
     TopDownConfig,
     output_names,
     takes_categories,
@@ -41,18 +42,38 @@ class ExportResult:
     max_abs_diff: float
 
 
-def deployed_module(network: Any) -> Any:
-    """The module, in eval mode, whose outputs (a tuple, in :func:`~garmentcli.models.config.output_names` order) are
-    the deployed graph's: a detector through :class:`InferenceNetwork` (heatmaps through the sigmoid), the RTFPose
-    model as it is (SimCC logits), CSPN through :class:`~garmentcli.models.cspn.CspnInference` (the last stage's
-    heatmaps). Export and the in-memory top-down runner both run it."""
+def inference_module(network: Any) -> Any:
+    """The module whose outputs (a tuple, in :func:`~garmentcli.models.config.output_names` order) are the deployed
+    graph's: a detector through :class:`InferenceNetwork` (heatmaps through the sigmoid), the RTFPose model as it is
+    (SimCC logits), CSPN through :class:`~garmentcli.models.cspn.CspnInference` (the last stage's heatmaps), KGDet
+    through :class:`~garmentcli.models.kgdet.KgdetInference` (the last stage, input pixels). Its mode is left as it
+    is."""
     if isinstance(network.config, TopDownConfig):
-        return network.eval()
+        return network
     if isinstance(network.config, CspnConfig):
         from garmentcli.models.cspn import CspnInference
 
-        return CspnInference(network).eval()
-    return InferenceNetwork(network).eval()
+        return CspnInference(network)
+    if isinstance(network.config, KgdetConfig):
+        from garmentcli.models.kgdet import KgdetInference
+
+        return KgdetInference(network)
+    return InferenceNetwork(network)
+
+
+def deployed_module(network: Any) -> Any:
+    """:func:`inference_module` in eval mode: what export and the in-memory top-down runner run."""
+    return inference_module(network).eval()
+
+
+def opset_of(config: Any) -> int:
+    """The ONNX opset a model is exported with: :data:`OPSET`, or ``DeformConv``'s for KGDet's deformable
+    convolutions."""
+    if isinstance(config, KgdetConfig):
+        from garmentcli.models.deform import DEFORM_CONV_OPSET
+
+        return DEFORM_CONV_OPSET
+    return OPSET
 
 
 def check_inputs(config: Any, batch: int, seed: int = 0) -> dict[str, np.ndarray]:
@@ -100,6 +121,7 @@ def export_onnx(network: Any, card: ModelCard, path: Path, check_batch: int = 2,
 
     graph_module = deployed_module(fuse_batch_norm(copy.deepcopy(network).cpu()))
     names = output_names(network.config)
+    opset = opset_of(network.config)
     inputs = check_inputs(network.config, check_batch, seed)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
@@ -110,13 +132,13 @@ def export_onnx(network: Any, card: ModelCard, path: Path, check_batch: int = 2,
             tuple(torch.from_numpy(x) for x in inputs.values()),
             str(tmp),
             dynamo=False,
-            opset_version=OPSET,
+            opset_version=opset,
             input_names=list(inputs),
             output_names=list(names),
             dynamic_axes={name: {0: "batch"} for name in (*inputs, *names)},
         )
     card.parameters = count_parameters(network)
-    card.export = {**card.export, "opset": OPSET, "torch": torch.__version__}
+    card.export = {**card.export, "opset": opset, "torch": torch.__version__}
     session = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
     diff, scale = max_output_difference(session, deployed_module(network), inputs, names)
     card.export["max_abs_diff"] = diff
@@ -145,24 +167,50 @@ def _convolutions_in_run_order(network: Any, input_size: int) -> list[Any]:
     return order
 
 
+def _initializers(graph: Any) -> dict[str, np.ndarray]:
+    """An ONNX graph's initializers by name, the names the exporter aliases through Identity nodes included (it
+    stores identical tensors once)."""
+    from onnx import numpy_helper
+
+    tensors = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    tensors.update(
+        {n.output[0]: tensors[n.input[0]] for n in graph.node if n.op_type == "Identity" and n.input[0] in tensors}
+    )
+    return tensors
+
+
+def _load_parameters_by_name(deployed: Any, tensors: dict[str, np.ndarray], path: Path) -> Any:
+    """Every parameter of the deployed (folded) KGDet module that its graph uses from the initializer of its name
+    (:meth:`~garmentcli.models.kgdet.KgdetNet.training_only` names those it does not)."""
+    torch = require_torch()
+    unused = {f"network.{name}" for name in deployed.network.training_only()}
+    with torch.no_grad():
+        for name, parameter in deployed.named_parameters():
+            if name in unused:
+                continue
+            value = tensors.get(name)
+            if value is None or value.shape != tuple(parameter.shape):
+                raise InputError(f"{path}: ONNX weights do not match the card's architecture at {name}")
+            parameter.copy_(torch.from_numpy(value.copy()))
+    return deployed
+
+
 def load_onnx_weights(network: Any, path: Path) -> Any:
     """Load the weights of an exported ONNX file into ``network`` (built from the card's config); deployed form.
 
     The ONNX Conv nodes are matched, in graph order, with the fused network's convolutions in run
-    order (names alone are not enough: the exporter merges identical initializers), so the torch
-    backend runs the very weights onnxruntime runs.
+    order (names alone are not enough: the exporter merges identical initializers), so the torch backend runs the
+    very weights onnxruntime runs. A KGDet graph, whose convolutions are not all Conv nodes, is loaded by parameter
+    name (aliases resolved).
     """
     torch = require_torch()
     import onnx
-    from onnx import numpy_helper
 
-    deployed = InferenceNetwork(fuse_batch_norm(network)).eval()
+    deployed = inference_module(fuse_batch_norm(network)).eval()
     graph = onnx.load(str(path)).graph
-    tensors = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
-    # the exporter stores identical tensors once and aliases the duplicates through Identity nodes
-    tensors.update(
-        {n.output[0]: tensors[n.input[0]] for n in graph.node if n.op_type == "Identity" and n.input[0] in tensors}
-    )
+    tensors = _initializers(graph)
+    if isinstance(network.config, KgdetConfig):
+        return _load_parameters_by_name(deployed, tensors, path)
     nodes = [node for node in graph.node if node.op_type == "Conv"]
     convs = _convolutions_in_run_order(deployed, network.config.input_size)
     if len(nodes) != len(convs):

@@ -15,7 +15,7 @@ import numpy as np
 
 from garmentcli.choices import DEVICES, FLOAT32
 from garmentcli.errors import InputError, MissingDependencyError, require_torch
-from garmentcli.models.config import HEAD_NAMES, output_names
+from garmentcli.models.config import output_names
 from garmentcli.models.registry import ModelFiles
 
 
@@ -75,8 +75,9 @@ class OnnxBackend:
 
 class TorchModuleBackend:
     """An in-memory torch network, run through the deployed graph's wrapper
-    (:class:`~garmentcli.models.network.InferenceNetwork`: heatmaps through the sigmoid), so what it returns
-    is what the exported model returns. Training's validation runs the network being trained this way.
+    (:func:`~garmentcli.models.export.inference_module`: the detector's heatmaps through the sigmoid, KGDet's last
+    stage in input pixels), so what it returns is what the exported model returns. Training's validation runs the
+    network being trained this way.
 
     Each call runs in inference mode with the network in eval mode, and leaves its mode as it was.
     """
@@ -85,11 +86,12 @@ class TorchModuleBackend:
 
     def __init__(self, network: Any, device: Any = "cpu") -> None:
         torch = require_torch()
-        from garmentcli.models.network import InferenceNetwork
+        from garmentcli.models.export import inference_module
 
         self.torch = torch
         self.network: Any = network
-        self.wrapped = InferenceNetwork(network)
+        self.wrapped = inference_module(network)
+        self.outputs = output_names(network.config)
         self.device = str(device)
         self._device = torch.device(device)
 
@@ -101,7 +103,7 @@ class TorchModuleBackend:
                 outputs = self.wrapped(self.torch.from_numpy(images).to(self._device))
         finally:
             self.network.train(training)
-        return {name: out.float().cpu().numpy() for name, out in zip(HEAD_NAMES, outputs, strict=True)}
+        return {name: out.float().cpu().numpy() for name, out in zip(self.outputs, outputs, strict=True)}
 
 
 class TorchBackend(TorchModuleBackend):
@@ -109,9 +111,8 @@ class TorchBackend(TorchModuleBackend):
 
     def __init__(self, model: ModelFiles, device: str = "cpu") -> None:
         torch = require_torch()
-        from garmentcli.models.checkpoint import network_from_checkpoint
+        from garmentcli.models.checkpoint import build_any, network_from_checkpoint
         from garmentcli.models.export import load_onnx_weights
-        from garmentcli.models.network import build_network
 
         if model.card.precision != FLOAT32:
             raise InputError(f"{model.name}: an {model.card.precision} model runs on onnxruntime only (--backend onnx)")
@@ -120,7 +121,7 @@ class TorchBackend(TorchModuleBackend):
         check_device(device)
         torch.set_num_threads(cpu_threads())
         if model.onnx is not None:
-            network = load_onnx_weights(build_network(model.card.config), model.onnx).network
+            network = load_onnx_weights(build_any(model.card.config), model.onnx).network
         else:
             network = network_from_checkpoint(model.checkpoint)[0]
         super().__init__(network.to(device).eval(), device)

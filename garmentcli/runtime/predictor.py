@@ -34,7 +34,8 @@ from garmentcli.io.sources import ImageSource
 from garmentcli.metrics.similarity import box_iou_pairs
 from garmentcli.models.card import ModelCard
 from garmentcli.models.codec import DecodeOptions, TargetCodec, merge_flip
-from garmentcli.models.config import ModelConfig
+from garmentcli.models.config import DetectorConfig, KgdetConfig
+from garmentcli.models.kgdet_codec import KgdetCodec
 from garmentcli.models.registry import DEFAULT_MODEL, ModelFiles, resolve_model
 from garmentcli.runtime.backends import Backend, TorchModuleBackend, make_backend
 from garmentcli.runtime.letterbox import Letterbox, letterbox, to_tensor, warp
@@ -94,8 +95,10 @@ class Predictor:
                 "(with a detector as --model) or with --boxes FILE"
             )
         self.config = self.model.card.config
+        if flip and isinstance(self.config, KgdetConfig):
+            raise InputError(f"--flip: {self.model.name} is a kgdet model, whose outputs have no flip merge")
         self.backend: Backend = make_backend(backend, self.model, device) if isinstance(backend, str) else backend
-        self.codec = TargetCodec(self.config)
+        self.codec = detector_codec(self.config)
         self.options = options or DecodeOptions()
         self.batch_size = max(1, batch_size)
         self.flip = flip
@@ -113,7 +116,7 @@ class Predictor:
     def for_network(
         cls,
         network: Any,
-        config: ModelConfig | None = None,
+        config: DetectorConfig | None = None,
         device: Any = "cpu",
         options: DecodeOptions | None = None,
         batch_size: int = 8,
@@ -270,6 +273,11 @@ class Predictor:
         canvas, box = letterbox(image, self.config.input_size)
         kept = image if keep else None
         return _Prepared(source, image_id, canvas, box, kept, None, decoded - start, time.perf_counter() - decoded)
+
+
+def detector_codec(config: DetectorConfig) -> TargetCodec | KgdetCodec:
+    """The codec that turns a detector's outputs into garments: the heatmap network's, or KGDet's."""
+    return KgdetCodec(config) if isinstance(config, KgdetConfig) else TargetCodec(config)
 
 
 def adopt_match(garment: Garment, candidates: list[Garment]) -> Garment:

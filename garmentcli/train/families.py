@@ -1,10 +1,10 @@
 """The model families ``garmentkp train`` trains, each as what the training loop needs of it.
 
 The loop (:mod:`garmentcli.train.loop`) is one: optimiser, schedule, frozen stages, checkpoints,
-logs and resume are shared. What differs between the one-stage detector (CenterNet after
-DeepMark++) and the top-down landmark models (RTFPose, CSPN) is the network, the dataset that makes its
-inputs and targets, its loss and its validation; a :class:`Family` bundles those four, picked by
-the architecture name that every checkpoint stores.
+logs and resume are shared. What differs between the one-stage detectors (CenterNet after
+DeepMark++, and the keypoint-guided KGDet) and the top-down landmark models (RTFPose, CSPN) is the
+network, the dataset that makes its inputs and targets, its loss and its validation; a
+:class:`Family` bundles those four, picked by the architecture name that every checkpoint stores.
 """
 
 from __future__ import annotations
@@ -13,13 +13,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from garmentcli.errors import SchemaError
+from garmentcli.errors import InputError, SchemaError
 from garmentcli.models.config import (
     ARCHITECTURE,
     CSPN_ARCHITECTURE,
+    KGDET_ARCHITECTURE,
     TOPDOWN_ARCHITECTURE,
     AnyConfig,
     CspnConfig,
+    KgdetConfig,
     ModelConfig,
     TopDownConfig,
     architecture_of,
@@ -94,9 +96,45 @@ def _cspn() -> Family:
     )
 
 
-FAMILIES = {ARCHITECTURE: _centernet, TOPDOWN_ARCHITECTURE: _topdown, CSPN_ARCHITECTURE: _cspn}
+def _kgdet() -> Family:
+    from garmentcli.models.kgdet import build_kgdet
+    from garmentcli.models.kgdet_codec import KgdetCodec
+    from garmentcli.train.data import GarmentDataset
+    from garmentcli.train.losses import kgdet_losses
+    from garmentcli.train.validate import validate
 
-FAMILY_NAMES = {"centernet": ARCHITECTURE, "rtfpose": TOPDOWN_ARCHITECTURE, "cspn": CSPN_ARCHITECTURE}
+    def dataset(samples: Sequence[Sample], config: KgdetConfig, augment: AugmentConfig | None, seed: int) -> Any:
+        weak = [s for s in samples if s.weak]
+        if weak:
+            raise InputError(
+                f"--arch kgdet: {len(weak)} weakly-labelled photos (PHOTO_DIR@MAPPING.json, e.g. {weak[0].path}) have "
+                "no boxes or landmarks to learn from; train kgdet on annotated data only"
+            )
+        return GarmentDataset(samples, KgdetCodec(config), config.input_size, augment, seed)
+
+    return Family(
+        KGDET_ARCHITECTURE,
+        KgdetConfig,
+        build_kgdet,
+        dataset,
+        lambda outputs, targets, options: kgdet_losses(outputs, targets),
+        validate,
+    )
+
+
+FAMILIES = {
+    ARCHITECTURE: _centernet,
+    TOPDOWN_ARCHITECTURE: _topdown,
+    CSPN_ARCHITECTURE: _cspn,
+    KGDET_ARCHITECTURE: _kgdet,
+}
+
+FAMILY_NAMES = {
+    "centernet": ARCHITECTURE,
+    "rtfpose": TOPDOWN_ARCHITECTURE,
+    "cspn": CSPN_ARCHITECTURE,
+    "kgdet": KGDET_ARCHITECTURE,
+}
 """What ``--arch`` calls each family -> its architecture name (in cards and checkpoints)."""
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from garmentcli.choices import FLOAT32
 from garmentcli.errors import InputError, require_torch
+from garmentcli.models.config import KGDET_ARCHITECTURE
 from garmentcli.models.layers import conv_bn_pairs
 from garmentcli.models.registry import ModelFiles, resolve_model
 
@@ -35,6 +36,8 @@ def init_model(spec: str) -> ModelFiles:
         raise InputError(f"--init {spec}: an {files.card.precision} model; start from its float model")
     if files.checkpoint is None and files.card.is_topdown:
         raise InputError(f"--init {spec}: an exported top-down model; start from its training checkpoint (.pt)")
+    if files.checkpoint is None and files.card.architecture == KGDET_ARCHITECTURE:
+        raise InputError(f"--init {spec}: an exported kgdet model; start from its training checkpoint (.pt)")
     return files
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from garmentcli.errors import InputError, require_torch
 from garmentcli.models.checkpoint import load_checkpoint, restore_rng_state, save_checkpoint
-from garmentcli.models.config import ARCHITECTURE, SCRATCH_BACKBONE, AnyConfig, TopDownConfig
+from garmentcli.models.config import ARCHITECTURE, SCRATCH_BACKBONE, AnyConfig, CropConfig, TopDownConfig
 from garmentcli.models.network import count_parameters
 from garmentcli.runtime.backends import DEVICES
 from garmentcli.train.augment import AugmentConfig
@@ -180,7 +180,7 @@ class Trainer:
         self.optimizer = torch.optim.AdamW(_parameter_groups(self.network, self.options), lr=self.options.lr)
         self.steps_per_epoch = max(1, len(self.train_set) // self.options.batch_size)
         if len(self.train_set) < self.options.batch_size:
-            items = "images" if self.family.architecture == ARCHITECTURE else "annotated garments"
+            items = "annotated garments" if isinstance(self.config, CropConfig) else "images"
             raise InputError(
                 f"{len(self.train_set)} training {items} are fewer than one batch of {self.options.batch_size}"
             )

@@ -1,5 +1,5 @@
 """The training losses: penalty-reduced focal loss on heatmaps, masked L1 on regressions; SimCC KL divergence;
-CSPN's heatmap mean squared error with online hard landmark mining.
+CSPN's heatmap mean squared error with online hard landmark mining; KGDet's scores, visibilities, keypoints and boxes.
 
 Both follow CenterNet (Zhou et al., 2019), the detector DeepMark++ builds on: the focal loss
 sees every heatmap pixel, down-weighting negatives near a peak by ``(1 - target) ** beta``;
@@ -175,3 +175,62 @@ def cspn_losses(outputs: Sequence[Any], targets: dict[str, Any], k: int = HARD_L
         chosen = weight if stage == 1 else hardest_landmarks(errors, weight, k)
         terms[f"loss_stage{stage}"] = (errors * chosen).sum() / chosen.sum().clamp(min=1.0)
     return {"loss": sum(terms.values()), **terms}
+
+
+KGDET_STAGE_WEIGHTS = (0.5, 1.0)
+"""Weight of the KGDet keypoint and box losses of the initial stage, and of each refinement stage (RepPoints')."""
+
+KGDET_BETA = 1 / 9
+"""Smooth L1's change point for KGDet's keypoints and boxes, in units of ``POINT_SCALE`` cells (RepPoints' 0.11)."""
+
+
+def masked_smooth_l1(prediction: Any, target: Any, mask: Any, scale: float, beta: float = KGDET_BETA) -> Any:
+    """Mean smooth L1 between ``prediction / scale`` and ``target / scale`` over the entries ``mask`` marks (it
+    broadcasts to the target)."""
+    mask = mask.float().expand_as(target)
+    error = functional.smooth_l1_loss(prediction.float() / scale, target.float() / scale, reduction="none", beta=beta)
+    return (error * mask).sum() / mask.sum().clamp(min=1.0)
+
+
+def kgdet_losses(outputs: dict[str, Any], targets: dict[str, Any]) -> dict[str, Any]:
+    """The KGDet model's loss (:class:`~garmentcli.models.kgdet.KgdetNet` outputs vs.
+    :meth:`~garmentcli.models.kgdet_codec.KgdetCodec.encode` targets).
+
+    ``loss_scores``: the focal loss on every location's category scores. At each garment's location:
+    ``loss_visibility``, binary cross-entropy of every group's visibility logit against whether the garment has that
+    landmark labelled; per stage ``s`` (0 the initial one), ``loss_points<s>``: smooth L1 of the labelled keypoints'
+    offsets, and ``loss_box<s>``: smooth L1 of the keypoint-made box's corners (both in cells over
+    :data:`~garmentcli.models.kgdet_codec.POINT_SCALE`). ``loss`` adds them, the stages' weighted by
+    :data:`KGDET_STAGE_WEIGHTS`.
+    """
+    from garmentcli.models.kgdet_codec import POINT_SCALE
+
+    indices, objects = targets["indices"], targets["object_mask"]
+    point_mask = targets["point_mask"]
+    terms = {
+        "scores": focal_loss(outputs["scores"], targets["heatmap"]),
+        "visibility": (
+            functional.binary_cross_entropy_with_logits(
+                gather_rows(outputs["visibility"], indices).float(), point_mask.float(), reduction="none"
+            ).mean(-1)
+            * objects
+        ).sum()
+        / objects.sum().clamp(min=1.0),
+    }
+    total = terms["scores"] + terms["visibility"]
+    for stage, (points, boxes) in enumerate(zip(outputs["points"], outputs["boxes"], strict=True)):
+        weight = KGDET_STAGE_WEIGHTS[min(stage, 1)]
+        terms[f"points{stage}"] = masked_smooth_l1(
+            gather_rows(points, indices), targets["points"], point_mask.unsqueeze(-1), POINT_SCALE
+        )
+        terms[f"box{stage}"] = masked_smooth_l1(
+            gather_rows(boxes, indices), targets["boxes"], objects.unsqueeze(-1), POINT_SCALE
+        )
+        total = total + weight * (terms[f"points{stage}"] + terms[f"box{stage}"])
+    return {"loss": total, **{f"loss_{name}": value for name, value in terms.items()}}
+
+
+def gather_rows(values: Any, indices: Any) -> Any:
+    """``(B, L, ...)`` per-location values, ``(B, M)`` location indices -> ``(B, M, ...)``."""
+    index = indices.long().view(*indices.shape, *([1] * (values.dim() - 2))).expand(-1, -1, *values.shape[2:])
+    return torch.gather(values, 1, index)
