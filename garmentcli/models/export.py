@@ -14,7 +14,15 @@ import onnxruntime as ort
 
 from garmentcli.errors import InputError, require_torch
 from garmentcli.models.card import ModelCard
-from garmentcli.models.config import HEAD_NAMES, CropConfig, CspnConfig, TopDownConfig, output_names
+from garmentcli.models.config import (
+    HEAD_NAMES,
+    ClassifierConfig,
+    CropConfig,
+    CspnConfig,
+    FasterRcnnConfig,
+    TopDownConfig,
+    output_names,
+)
 from garmentcli.models.layers import fuse_batch_norm
 from garmentcli.models.network import InferenceNetwork, count_parameters
 from garmentcli.models.registry import write_model
@@ -36,13 +44,18 @@ def deployed_module(network: Any) -> Any:
     """The module, in eval mode, whose outputs (a tuple, in :func:`~garmentcli.models.config.output_names` order) are
     the deployed graph's: a detector through :class:`InferenceNetwork` (heatmaps through the sigmoid), the RTFPose
     model as it is (SimCC logits), CSPN through :class:`~garmentcli.models.cspn.CspnInference` (the last stage's
-    heatmaps). Export and the in-memory top-down runner both run it."""
+    heatmaps), a two-stage detector through :class:`~garmentcli.models.rcnn.RcnnInference` (padded detections).
+    Export and the in-memory backends run it."""
     if isinstance(network.config, TopDownConfig):
         return network.eval()
     if isinstance(network.config, CspnConfig):
         from garmentcli.models.cspn import CspnInference
 
         return CspnInference(network).eval()
+    if isinstance(network.config, FasterRcnnConfig):
+        from garmentcli.models.rcnn import RcnnInference
+
+        return RcnnInference(network).eval()
     return InferenceNetwork(network).eval()
 
 
@@ -63,13 +76,22 @@ def export_onnx(network: Any, card: ModelCard, path: Path, check_batch: int = 2,
     """Write ``path`` (ONNX, dynamic batch, batch norm folded, card in the metadata) and ``path.json``.
 
     The graph is run with onnxruntime on a random batch and compared with torch; an
-    :class:`InputError` is raised when they disagree beyond :data:`EXPORT_TOLERANCE`.
+    :class:`InputError` is raised when they disagree beyond :data:`EXPORT_TOLERANCE`. A two-stage detector's
+    graph takes one image (its per-image post-processing is unrolled when traced; the onnx backend feeds it
+    a batch image by image).
     """
     torch = require_torch()
     import onnx
 
-    graph_module = deployed_module(fuse_batch_norm(copy.deepcopy(network).cpu()))
     config = network.config
+    if isinstance(config, ClassifierConfig):
+        raise InputError(
+            f"{path}: a garment classifier is not exported; graft its checkpoint onto a detector "
+            "(garmentkp train --arch fasterrcnn --graft CHECKPOINT)"
+        )
+    graph_module = deployed_module(fuse_batch_norm(copy.deepcopy(network).cpu()))
+    single = isinstance(config, FasterRcnnConfig)
+    check_batch = 1 if single else check_batch
     height, width = (
         (config.input_height, config.input_width) if isinstance(config, CropConfig) else (config.input_size,) * 2
     )
@@ -88,7 +110,7 @@ def export_onnx(network: Any, card: ModelCard, path: Path, check_batch: int = 2,
             opset_version=OPSET,
             input_names=[INPUT_NAME],
             output_names=list(names),
-            dynamic_axes={INPUT_NAME: {0: "batch"}, **{name: {0: "batch"} for name in names}},
+            dynamic_axes=None if single else {INPUT_NAME: {0: "batch"}, **{name: {0: "batch"} for name in names}},
         )
     card.parameters = count_parameters(network)
     card.export = {**card.export, "opset": OPSET, "torch": torch.__version__}

@@ -34,10 +34,12 @@ from garmentcli.io.sources import ImageSource
 from garmentcli.metrics.similarity import box_iou_pairs
 from garmentcli.models.card import ModelCard
 from garmentcli.models.codec import DecodeOptions, TargetCodec, merge_flip
-from garmentcli.models.config import ModelConfig
+from garmentcli.models.config import ClassifierConfig, FasterRcnnConfig, MaskRcnnConfig, ModelConfig
+from garmentcli.models.rcnn_codec import RcnnDecoder
 from garmentcli.models.registry import DEFAULT_MODEL, ModelFiles, resolve_model
 from garmentcli.runtime.backends import Backend, TorchModuleBackend, make_backend
 from garmentcli.runtime.letterbox import Letterbox, letterbox, to_tensor, warp
+from garmentcli.runtime.masks import mask_rle
 from garmentcli.runtime.timing import StageTimer
 from garmentcli.runtime.topdown import TopDownLandmarker, load_landmarker
 from garmentcli.schema.records import Garment, ImageRecord
@@ -86,6 +88,7 @@ class Predictor:
         workers: int = 2,
         refine: bool = False,
         landmarks: str | Path | ModelFiles | TopDownLandmarker | None = None,
+        masks: bool = False,
     ) -> None:
         self.model = model if isinstance(model, ModelFiles) else resolve_model(model)
         if self.model.card.is_topdown:
@@ -94,8 +97,22 @@ class Predictor:
                 "(with a detector as --model) or with --boxes FILE"
             )
         self.config = self.model.card.config
+        if isinstance(self.config, ClassifierConfig):
+            raise InputError(
+                f"--model {self.model.name}: a garment classifier (the first stage of grafting), not a detector"
+            )
+        two_stage = isinstance(self.config, FasterRcnnConfig)
+        if flip and two_stage:
+            raise InputError(f"--flip: not for the two-stage detector {self.model.name} (its boxes are not merged)")
+        if masks and not isinstance(self.config, MaskRcnnConfig):
+            raise InputError(
+                f"--masks: {self.model.name} predicts no masks ({self.model.card.architecture}); "
+                "use a Mask R-CNN model (garmentkp train --arch maskrcnn)"
+            )
+        self.masks = masks
+        """Each garment's mask as COCO RLE in its ``segmentation`` (``detect --masks``, Mask R-CNN models)."""
         self.backend: Backend = make_backend(backend, self.model, device) if isinstance(backend, str) else backend
-        self.codec = TargetCodec(self.config)
+        self.codec: TargetCodec | RcnnDecoder = RcnnDecoder(self.config) if two_stage else TargetCodec(self.config)
         self.options = options or DecodeOptions()
         self.batch_size = max(1, batch_size)
         self.flip = flip
@@ -113,7 +130,7 @@ class Predictor:
     def for_network(
         cls,
         network: Any,
-        config: ModelConfig | None = None,
+        config: ModelConfig | FasterRcnnConfig | None = None,
         device: Any = "cpu",
         options: DecodeOptions | None = None,
         batch_size: int = 8,
@@ -220,6 +237,10 @@ class Predictor:
                 outputs = self.backend.run(batch)
         with timer.measure("postprocess"):
             decoded = self.codec.decode(outputs, self.options)
+            if self.masks:
+                assert isinstance(self.codec, RcnnDecoder)
+                masks = self.codec.masks(outputs, self.options)
+                return [with_masks(box, found, m) for box, found, m in zip(boxes, decoded, masks, strict=True)]
             return [box.to_image_all(found) for box, found in zip(boxes, decoded, strict=True)]
 
     def _refine(self, images: Sequence[np.ndarray | None], found: list[list[Garment]]) -> list[list[Garment]]:
@@ -270,6 +291,18 @@ class Predictor:
         canvas, box = letterbox(image, self.config.input_size)
         kept = image if keep else None
         return _Prepared(source, image_id, canvas, box, kept, None, decoded - start, time.perf_counter() - decoded)
+
+
+def with_masks(box: Letterbox, garments: list[Garment], masks: np.ndarray) -> list[Garment]:
+    """:meth:`Letterbox.to_image_all` of ``garments`` (input pixels), each with its mask probabilities (M, M) over
+    its box as a COCO RLE ``segmentation`` of the original image."""
+    mapped = []
+    for garment, probabilities in zip(garments, masks, strict=True):
+        found = box.to_image(garment)
+        if found.bbox[2] > 0 and found.bbox[3] > 0:
+            found.segmentation = mask_rle(probabilities, garment.bbox, box)
+            mapped.append(found)
+    return mapped
 
 
 def adopt_match(garment: Garment, candidates: list[Garment]) -> Garment:

@@ -2,7 +2,8 @@
 
 One epoch = one pass over the training samples in an order drawn from ``(seed, epoch)``. After
 every epoch the run folder gets ``last.pt`` (everything needed to resume), ``best.pt`` when the
-validation keypoint AP improved (or, without validation data, the lowest training loss),
+validation figure of the family improved (keypoint AP; box AP for a box-only detector, accuracy for the
+classifier; without validation data, the lowest training loss),
 ``log.csv`` and ``curves.png``. ``resume`` continues from a ``last.pt`` so that the resumed run
 computes exactly what the uninterrupted one would have (same order, same augmentation, same RNG).
 """
@@ -18,7 +19,7 @@ from typing import Any
 
 from garmentcli.errors import InputError, require_torch
 from garmentcli.models.checkpoint import load_checkpoint, restore_rng_state, save_checkpoint
-from garmentcli.models.config import ARCHITECTURE, SCRATCH_BACKBONE, AnyConfig
+from garmentcli.models.config import ARCHITECTURE, SCRATCH_BACKBONE, AnyConfig, CropConfig
 from garmentcli.models.network import count_parameters
 from garmentcli.runtime.backends import DEVICES
 from garmentcli.train.augment import AugmentConfig
@@ -57,6 +58,9 @@ class TrainOptions:
     init: str | None = None
     """The model (name or path) whose weights a fresh run starts from, in place of ImageNet's
     (:mod:`garmentcli.train.init`); the run's config is that model's."""
+    graft: str | None = None
+    """The garment classifier's checkpoint whose trunk a fresh two-stage detector starts from, in place of
+    ImageNet's (clothNet's grafting, :mod:`garmentcli.train.graft`)."""
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     weights: LossWeights = field(default_factory=LossWeights)
 
@@ -144,9 +148,14 @@ class Trainer:
         torch.manual_seed(self.options.seed)
         self.device = resolve_device(self.options.device)
         self.family = family_of(self.config)
+        self.config = self.family.fit_config(self.config, self.train_samples)
         self.network = self.family.build(self.config)
         self.train_set = self.family.dataset(self.train_samples, self.config, self.options.augment, self.options.seed)
-        if self.fresh and self.options.init is not None:
+        if self.fresh and self.options.graft is not None:
+            from garmentcli.train.graft import graft_backbone
+
+            graft_backbone(self.network, Path(self.options.graft))
+        elif self.fresh and self.options.init is not None:
             from garmentcli.train.init import init_model, load_init_weights
 
             batches = _loader(self.train_set, self.options, epoch=0, shuffle=True)
@@ -162,7 +171,7 @@ class Trainer:
         self.optimizer = torch.optim.AdamW(_parameter_groups(self.network, self.options), lr=self.options.lr)
         self.steps_per_epoch = max(1, len(self.train_set) // self.options.batch_size)
         if len(self.train_set) < self.options.batch_size:
-            items = "images" if self.family.architecture == ARCHITECTURE else "annotated garments"
+            items = "annotated garments" if isinstance(self.config, CropConfig) else "images"
             raise InputError(
                 f"{len(self.train_set)} training {items} are fewer than one batch of {self.options.batch_size}"
             )
@@ -215,7 +224,7 @@ class Trainer:
             images = images.to(self.device, non_blocking=True).float()
             targets = {k: v.to(self.device, non_blocking=True) for k, v in targets.items()}
             with torch.autocast(self.device.type, dtype=torch.float16, enabled=autocast):
-                outputs = self.network(images)
+                outputs = self.family.forward(self.network, images, targets)
             terms = self.family.losses(outputs, targets, self.options)
             self.optimizer.zero_grad(set_to_none=True)
             self.scaler.scale(terms["loss"]).backward()
@@ -247,7 +256,7 @@ class Trainer:
             row["seconds"] = round(time.perf_counter() - started, 1)
             self.epoch += 1
             self.history.append(row)
-            score = row.get("val_kp_AP", -row["loss"])
+            score = row.get(self.family.score, -row["loss"])
             improved = score > self.best_score
             if improved:
                 self.best_score = score

@@ -175,3 +175,16 @@ def cspn_losses(outputs: Sequence[Any], targets: dict[str, Any], k: int = HARD_L
         chosen = weight if stage == 1 else hardest_landmarks(errors, weight, k)
         terms[f"loss_stage{stage}"] = (errors * chosen).sum() / chosen.sum().clamp(min=1.0)
     return {"loss": sum(terms.values()), **terms}
+
+
+def rcnn_losses(outputs: dict[str, Any]) -> dict[str, Any]:
+    """torchvision's two-stage loss terms (``loss_objectness``, ``loss_rpn_box_reg``, ``loss_classifier``,
+    ``loss_box_reg``, and ``loss_mask`` for Mask R-CNN) and ``loss``, their sum (torchvision's weighting: all 1)."""
+    return {**outputs, "loss": sum(outputs.values())}
+
+
+def classifier_losses(logits: Any, targets: dict[str, Any]) -> dict[str, Any]:
+    """Cross-entropy of the photo's folder (``loss``, and ``accuracy`` of the batch for the log)."""
+    labels = targets["label"]
+    loss = functional.cross_entropy(logits.float(), labels)
+    return {"loss": loss, "accuracy": (logits.argmax(dim=1) == labels).float().mean()}
