@@ -269,10 +269,10 @@ def synth_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def _invoke(*args: str):
+def _invoke(*args: str, env: dict[str, str] | None = None):
     from garmentcli.cli.app import app
 
-    return CliRunner().invoke(app, [str(a) for a in args])
+    return CliRunner().invoke(app, [str(a) for a in args], env=env)
 
 
 TINY_ARCH = ["--arch", "fpn_channels=16", "--arch", "box_head=32", "--arch", "max_detections=5"]
@@ -289,14 +289,22 @@ def test_maskrcnn_trains_exports_and_detects_with_masks_through_the_cli(synth_da
     assert result.exit_code == 0, result.output
     state = load_checkpoint(run / "last.pt")
     assert state["architecture"] == MASKRCNN_ARCHITECTURE and state["config"]["input_size"] == 64
-    model = tmp_path / "mask.onnx"
+    cache = {"GARMENTKP_MODEL_DIR": str(tmp_path / "cache"), "COLUMNS": "200"}
+    model = tmp_path / "cache" / "mask.onnx"
     exported = _invoke("export", "--checkpoint", run / "last.pt", "-o", model)
     assert exported.exit_code == 0, exported.output
-    models = _invoke("models", "--json")
-    assert models.exit_code == 0
+    listed = _invoke("models", "--json", env=cache)
+    assert listed.exit_code == 0, listed.output
+    cards = [card for card in json.loads(listed.output) if card["origin"] == "cached"]
+    assert [(c["name"], c["architecture"], c["input_size"], c["path"]) for c in cards] == [
+        ("mask", MASKRCNN_ARCHITECTURE, 64, str(model))
+    ]
+    table = _invoke("models", env=cache)
+    assert table.exit_code == 0 and "mask" in table.output and "64px" in table.output
 
     out = tmp_path / "pred.json"
-    detect = _invoke("detect", synth_data / "image", "-o", out, "--model", model, "--masks", "--score-thr", "0")
+    detect = _invoke("detect", synth_data / "image", "-o", out, "--model", "mask", "--masks", "--score-thr", "0",
+                     env=cache)  # fmt: skip
     assert detect.exit_code == 0, detect.output
     coco = json.loads(out.read_text())
     assert coco["garmentkp_run"]["settings"]["masks"] is True
@@ -314,8 +322,12 @@ def test_maskrcnn_trains_exports_and_detects_with_masks_through_the_cli(synth_da
         assert annotation["num_keypoints"] == 0 and not any(annotation["keypoints"])
     again = read_annotations(out)
     assert again.num_garments == len(coco["annotations"])
-    evaluated = _invoke("eval", synth_data / "annos", out, "--metrics", "box")
-    assert evaluated.exit_code in (0, 2), evaluated.output
+    report = tmp_path / "eval.json"
+    evaluated = _invoke("eval", "--gt", synth_data / "annos", "--pred", out, "--json", report)
+    assert evaluated.exit_code == 0, evaluated.output
+    figures = json.loads(report.read_text())
+    assert figures["counts"]["predictions"] == len(coco["annotations"]) and figures["counts"]["images"] == 4
+    assert 0 <= figures["bbox"]["AP"] <= 1 and figures["keypoints"]["AP"] == 0  # boxes only: no landmark placed
 
 
 def test_fasterrcnn_trains_exports_and_detects_on_both_backends(synth_data: Path, tmp_path: Path):
@@ -346,7 +358,7 @@ def test_fasterrcnn_trains_exports_and_detects_on_both_backends(synth_data: Path
         (["detect", synth_data / "image", "-o", tmp_path / "x.json", "--model", model, "--backend", "torch"],
          "the torch backend runs a two-stage detector from its training checkpoint"),
         (["detect", synth_data / "image", "-o", tmp_path / "x.json", "--model", model, "--flip"],
-         "--flip: not for the two-stage detector boxes"),
+         "--flip: averages the one-stage detector's heatmaps; boxes is a two-stage one"),
         (["train", synth_data, "--out", tmp_path / "y", "--arch", "fasterrcnn", "--arch", "width=3"],
          "unknown fasterrcnn config keys: width"),
         (["train", synth_data, "--out", tmp_path / "y", "--arch", "cspn", "--graft", run / "last.pt"],

@@ -103,7 +103,9 @@ class Predictor:
             )
         two_stage = isinstance(self.config, FasterRcnnConfig)
         if flip and two_stage:
-            raise InputError(f"--flip: not for the two-stage detector {self.model.name} (its boxes are not merged)")
+            raise InputError(
+                f"--flip: averages the one-stage detector's heatmaps; {self.model.name} is a two-stage one"
+            )
         if masks and not isinstance(self.config, MaskRcnnConfig):
             raise InputError(
                 f"--masks: {self.model.name} predicts no masks ({self.model.card.architecture}); "

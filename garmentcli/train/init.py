@@ -18,6 +18,7 @@ from typing import Any
 
 from garmentcli.choices import FLOAT32
 from garmentcli.errors import InputError, require_torch
+from garmentcli.models.config import ModelConfig
 from garmentcli.models.layers import conv_bn_pairs
 from garmentcli.models.registry import ModelFiles, resolve_model
 
@@ -33,8 +34,9 @@ def init_model(spec: str) -> ModelFiles:
     files = resolve_model(spec)
     if files.checkpoint is None and files.card.precision != FLOAT32:
         raise InputError(f"--init {spec}: an {files.card.precision} model; start from its float model")
-    if files.checkpoint is None and files.card.is_topdown:
-        raise InputError(f"--init {spec}: an exported top-down model; start from its training checkpoint (.pt)")
+    if files.checkpoint is None and not isinstance(files.card.config, ModelConfig):
+        kind = "top-down" if files.card.is_topdown else "two-stage"
+        raise InputError(f"--init {spec}: an exported {kind} model; start from its training checkpoint (.pt)")
     return files
 
 
