@@ -111,7 +111,7 @@ def test_user_errors_are_one_line(trained: tuple[Path, Path, Path], tmp_path: Pa
     detect = ["detect", str(data / "image"), "-o", str(tmp_path / "p.json"), "--model", str(model)]
     train = ["train", str(data), "--out", str(tmp_path / "r")]
     for args, message in (
-        ([*detect, "--flip"], "--flip: tiny-kgdet is a kgdet model, whose outputs have no flip merge"),
+        ([*detect, "--flip"], "--flip: averages the one-stage detector's heatmaps; tiny-kgdet is a kgdet model"),
         ([*train, *_arches(["kgdet", "informative_points=8"])], "KgdetConfig.informative_points must be a square"),
         ([*train, *_arches(["kgdet", "stages=3"])], "unknown kgdet config keys: stages"),
         ([*train, "--init", str(model)], "an exported kgdet model; start from its training checkpoint (.pt)"),

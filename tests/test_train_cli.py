@@ -92,7 +92,10 @@ def test_default_training_starts_from_imagenet_and_keeps_the_frozen_stages(coco_
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--arch", "width"], "expected a model family (centernet, rtfpose, cspn, kgdet) or KEY=VALUE"),
+        (
+            ["--arch", "width"],
+            "expected a model family (centernet, rtfpose, cspn, kgdet, fasterrcnn, maskrcnn, classifier) or KEY=VALUE",
+        ),
         (["--arch", "colour=3"], "unknown model config keys: colour"),
         (["--input-size", "100"], "multiple of 32"),
         (["--resume", "nowhere/last.pt"], "checkpoint not found"),

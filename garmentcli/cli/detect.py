@@ -73,6 +73,12 @@ def detect(
             "detector; images matched by file name. Needs --landmarks."
         ),
     ] = None,
+    masks: Annotated[
+        bool,
+        typer.Option(
+            "--masks", help="Also write each garment's mask as COCO RLE (segmentation); Mask R-CNN models only."
+        ),
+    ] = False,
     engine: EngineOption = LOCAL,
     ray_address: RayAddressOption = None,
     ray_actors: RayActorsOption = None,
@@ -101,6 +107,8 @@ def detect(
         raise InputError(f"--boxes {boxes}: needs --landmarks MODEL, the top-down model that places the landmarks")
     if ray and landmarks is not None:
         raise InputError("--landmarks: not on Ray yet; run it locally (--engine local)")
+    if masks and (ray or boxes is not None):
+        raise InputError(f"--masks: {'not on Ray yet' if ray else 'the masks come from the detector, not --boxes'}")
     if ray:
         from garmentcli.scale.listing import list_images
         from garmentcli.scale.run import ClusterDetection
@@ -128,6 +136,7 @@ def detect(
             workers,
             refine,
             landmarks,
+            masks,
         )
         settings = detection_settings(predictor)
     failures = common.FailureLog()

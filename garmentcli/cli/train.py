@@ -62,8 +62,14 @@ def train(
     epochs: Annotated[int | None, typer.Option(help="Epochs in all (default 30; on --resume: may extend).")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Images per optimiser step.")] = 16,
     input_size: Annotated[
-        int, typer.Option("--input-size", help="Network input side, a multiple of 32 (centernet, kgdet).")
-    ] = DEFAULT_INPUT_SIZE,
+        int | None,
+        typer.Option(
+            "--input-size",
+            help="Network input side, a multiple of 32 (default: centernet and kgdet 256, fasterrcnn and maskrcnn 512, "
+            "classifier 224; the top-down models' crop is set by --arch).",
+            show_default=False,
+        ),
+    ] = None,
     lr: Annotated[float, typer.Option(help="Peak AdamW learning rate.")] = 2e-3,
     warmup: Annotated[int, typer.Option(help="Linear warm-up steps before the cosine decay.")] = 200,
     workers: Annotated[
@@ -89,6 +95,10 @@ def train(
             "hidden=, backbone=. cspn (CspnConfig): input_width=192, input_height=256, stages=4, channels=128, "
             "sigma=2.0, backbone=. kgdet (KgdetConfig): informative=encoded or selected, informative_points=9, "
             "refinements=2, strides=16,32, neck_channels=96, head_channels=96, backbone=."
+            " fasterrcnn, maskrcnn (clothNet's two-stage detectors, boxes and masks, no "
+            "landmarks; FasterRcnnConfig, MaskRcnnConfig): fpn_channels=128, box_head=1024, max_detections=20, "
+            "mask_channels=256 (maskrcnn), backbone=. classifier (ClassifierConfig, clothNet's first stage, on "
+            "PHOTO_DIR@MAPPING.json photos, one class per folder): dropout=0.2, backbone=."
         ),
     ] = None,
     pretrained: Annotated[
@@ -128,6 +138,14 @@ def train(
             "garments of this group (tops, outerwear, bottoms, dresses, vests, slings); then export --group-head."
         ),
     ] = None,
+    graft: Annotated[
+        Path | None,
+        typer.Option(
+            help="clothNet's grafting: start a two-stage detector's trunk (--arch fasterrcnn or maskrcnn) from "
+            "this garment classifier's checkpoint (garmentkp train PHOTOS@MAPPING.json --arch classifier) "
+            "instead of from ImageNet."
+        ),
+    ] = None,
 ) -> None:
     """Train the garment detector and landmark network; checkpoints every epoch, resumable.
 
@@ -135,7 +153,7 @@ def train(
     """
     torch = require_torch()
     from garmentcli.errors import SchemaError
-    from garmentcli.models.config import AnyConfig, CropConfig
+    from garmentcli.models.config import AnyConfig, CropConfig, FasterRcnnConfig, ModelConfig
     from garmentcli.train.data import load_samples
     from garmentcli.train.families import FAMILY_NAMES, family
     from garmentcli.train.loop import Trainer, TrainOptions, resume_trainer, stored_validation
@@ -153,6 +171,8 @@ def train(
             raise InputError(f"--group: {exc}") from None
     if resume is not None and init is not None:
         raise InputError(f"--init {init} with --resume: a resumed run continues with its checkpoint's weights")
+    if graft is not None and (resume is not None or init is not None):
+        raise InputError(f"--graft {graft}: a fresh run's starting weights; not with --resume or --init")
     if resume is None and init is not None:
         from garmentcli.train.init import init_model
 
@@ -160,16 +180,20 @@ def train(
             raise InputError(f"--init {init} sets the network; --arch {' '.join(arch)} cannot change it")
         config = init_model(init).card.config
         if not isinstance(config, CropConfig):
-            config = type(config).from_dict({**config.to_dict(), "input_size": input_size})
-        elif input_size != DEFAULT_INPUT_SIZE:
+            if input_size is not None or isinstance(config, ModelConfig):
+                config = type(config).from_dict({**config.to_dict(), "input_size": input_size or DEFAULT_INPUT_SIZE})
+        elif input_size is not None:
             raise InputError(f"--input-size: {init} is a top-down model; its crop comes with its weights")
     elif resume is None:  # the defaults, changed by --arch (a stored config without "backbone" means the legacy one)
         name, changes = parse_arch(arch or [], FAMILY_NAMES)
         config_type = family(FAMILY_NAMES[name or "centernet"]).config_type
-        cropped = issubclass(config_type, CropConfig)  # a garment's crop in, not the letterboxed photo
-        if cropped and input_size != DEFAULT_INPUT_SIZE:
+        if issubclass(config_type, CropConfig) and input_size is not None:
             raise InputError(f"--input-size: the {name} crop is set by --arch input_width=W --arch input_height=H")
-        if not cropped:
+        if graft is not None and not issubclass(config_type, FasterRcnnConfig):
+            raise InputError(f"--graft {graft}: only a two-stage detector is grafted (--arch fasterrcnn or maskrcnn)")
+        if config_type is ModelConfig:
+            changes["input_size"] = input_size or DEFAULT_INPUT_SIZE
+        elif input_size is not None:
             changes["input_size"] = input_size
         try:
             config = config_type.from_dict({**config_type().to_dict(), **changes})
@@ -221,6 +245,7 @@ def train(
                 backbone_lr=backbone_lr,
                 init=init,
                 group=group,
+                graft=None if graft is None else str(graft),
             )
             if isinstance(config, CropConfig):
                 options.augment = TOPDOWN_AUGMENT

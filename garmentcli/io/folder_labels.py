@@ -68,3 +68,8 @@ def read_labelled_photos(root: Path, mapping_path: Path) -> list[LabelledPhoto]:
         sources = expand_sources([str(root / folder)])
         photos += [LabelledPhoto(s.path, f"{folder}/{s.name}", allowed) for s in sources]
     return photos
+
+
+def photo_folder(name: str) -> str:
+    """The class folder of a photo from its :attr:`LabelledPhoto.name` (``"t-shirt/0001.jpg"`` -> ``"t-shirt"``)."""
+    return name.split("/", 1)[0]

@@ -13,14 +13,14 @@ from garmentcli.errors import SchemaError
 from garmentcli.io.jsonio import load_json
 from garmentcli.models.config import (
     ARCHITECTURE,
+    CLASSIFIER_ARCHITECTURE,
     CSPN_ARCHITECTURE,
+    FASTERRCNN_ARCHITECTURE,
     KGDET_ARCHITECTURE,
+    MASKRCNN_ARCHITECTURE,
     TOPDOWN_ARCHITECTURE,
+    AnyConfig,
     CropConfig,
-    CspnConfig,
-    KgdetConfig,
-    ModelConfig,
-    TopDownConfig,
     architecture_of,
     config_type,
 )
@@ -39,12 +39,19 @@ class ModelCard:
     """What a model is, how it was made and how well it does; every field checked when the card is made."""
 
     name: str
-    config: ModelConfig | TopDownConfig | CspnConfig | KgdetConfig
+    config: AnyConfig
     """The network's shape: a :class:`ModelConfig` (the one-stage detector), a :class:`TopDownConfig` (the
-    RTFPose top-down landmark model), a :class:`CspnConfig` (the CSPN one) or a :class:`KgdetConfig` (the
-    keypoint-guided detector); it decides ``architecture``."""
+    RTFPose top-down landmark model), a :class:`CspnConfig` (the CSPN one), a :class:`KgdetConfig` (the
+    keypoint-guided detector), a :class:`FasterRcnnConfig` or :class:`MaskRcnnConfig` (the two-stage detectors) or
+    a :class:`ClassifierConfig`; it decides ``architecture``."""
     architecture: Literal[
-        "garmentkp-centernet-v1", "garmentkp-rtfpose-v1", "garmentkp-cspn-v1", "garmentkp-kgdet-v1"
+        "garmentkp-centernet-v1",
+        "garmentkp-rtfpose-v1",
+        "garmentkp-cspn-v1",
+        "garmentkp-kgdet-v1",
+        "garmentkp-fasterrcnn-v1",
+        "garmentkp-maskrcnn-v1",
+        "garmentkp-classifier-v1",
     ] = ARCHITECTURE
     schema_version: Literal[1] = CARD_SCHEMA_VERSION
     landmarks: str = f"deepfashion2-{NUM_LANDMARKS}"
@@ -117,12 +124,25 @@ class ModelCard:
         return cls.from_dict(load_json(path), str(path))
 
 
-_CHOICES = (ARCHITECTURE, TOPDOWN_ARCHITECTURE, CSPN_ARCHITECTURE, KGDET_ARCHITECTURE, CARD_SCHEMA_VERSION, PRECISIONS)
+_CHOICES = (
+    ARCHITECTURE,
+    TOPDOWN_ARCHITECTURE,
+    CSPN_ARCHITECTURE,
+    KGDET_ARCHITECTURE,
+    FASTERRCNN_ARCHITECTURE,
+    MASKRCNN_ARCHITECTURE,
+    CLASSIFIER_ARCHITECTURE,
+    CARD_SCHEMA_VERSION,
+    PRECISIONS,
+)
 if _CHOICES != (
     "garmentkp-centernet-v1",
     "garmentkp-rtfpose-v1",
     "garmentkp-cspn-v1",
     "garmentkp-kgdet-v1",
+    "garmentkp-fasterrcnn-v1",
+    "garmentkp-maskrcnn-v1",
+    "garmentkp-classifier-v1",
     1,
     ("float32", "int8"),
 ):  # pragma: no cover - development check

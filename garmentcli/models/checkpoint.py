@@ -16,7 +16,15 @@ from typing import Any
 
 from garmentcli.errors import InputError, require_torch
 from garmentcli.io.atomic import atomic_write
-from garmentcli.models.config import AnyConfig, CspnConfig, KgdetConfig, TopDownConfig, config_type
+from garmentcli.models.config import (
+    AnyConfig,
+    ClassifierConfig,
+    CspnConfig,
+    FasterRcnnConfig,
+    KgdetConfig,
+    TopDownConfig,
+    config_type,
+)
 
 FORMAT_VERSION = 1
 
@@ -60,6 +68,14 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
 
 def build_any(config: AnyConfig) -> Any:
     """A fresh network of any family, by its config's type."""
+    if isinstance(config, FasterRcnnConfig):
+        from garmentcli.models.rcnn import build_rcnn
+
+        return build_rcnn(config)
+    if isinstance(config, ClassifierConfig):
+        from garmentcli.models.classifier import build_classifier
+
+        return build_classifier(config)
     if isinstance(config, TopDownConfig):
         from garmentcli.models.topdown import build_topdown
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, fields
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field
 
@@ -302,16 +302,116 @@ class KgdetConfig:
         return cls(**_known_fields(cls, data, "kgdet"))
 
 
-DetectorConfig = ModelConfig | KgdetConfig
-"""The config of either one-stage detector (a letterboxed photo in, garments out)."""
+FASTERRCNN_ARCHITECTURE = "garmentkp-fasterrcnn-v1"
+"""Name of the two-stage box detector (clothNet's Faster R-CNN) :func:`garmentcli.models.rcnn.build_rcnn` builds."""
 
-AnyConfig = ModelConfig | TopDownConfig | CspnConfig | KgdetConfig
+MASKRCNN_ARCHITECTURE = "garmentkp-maskrcnn-v1"
+"""Name of the two-stage box and mask detector (clothNet's Mask R-CNN)."""
+
+RCNN_OUTPUTS = ("boxes", "scores", "labels")
+"""The deployed two-stage graph's outputs, per image :attr:`FasterRcnnConfig.max_detections` rows, best first,
+zero-padded (score 0): boxes ``x0, y0, x1, y1`` in input pixels, scores, categories 1..13."""
+
+MASK_OUTPUTS = (*RCNN_OUTPUTS, "masks")
+"""Mask R-CNN's outputs: those of :data:`RCNN_OUTPUTS` and each box's mask probabilities on a 28 x 28 grid over
+its box."""
+
+
+def _check_detector(name: str, input_size: int, categories: int) -> None:
+    """A detector's square input is a whole multiple of 32 and it predicts the 13 DeepFashion2 categories."""
+    if input_size % 32:
+        raise SchemaError(f"{name}.input_size must be a positive multiple of 32, got {input_size}")
+    if categories != len(DF2.categories):
+        raise SchemaError(f"{name} predicts {categories} categories; the DeepFashion2 layout has {len(DF2.categories)}")
+
+
+@settings_class
+class FasterRcnnConfig:
+    """Shape of the two-stage garment detector (torchvision's Faster R-CNN on an EfficientNet-Lite trunk).
+
+    The input is the letterboxed photo, ``input_size`` square (a multiple of 32). The trunk's four levels (strides
+    4 to 32) feed a ``fpn_channels``-wide feature pyramid (plus its max-pooled level); the RoI box head is
+    torchvision's two fully connected layers of ``box_head`` units; at most ``max_detections`` garments per
+    image are kept.
+    """
+
+    family: ClassVar[str] = "fasterrcnn"
+
+    input_size: PositiveInt = 512
+    backbone: TopDownBackbone = "efficientnet-lite0"
+    fpn_channels: PositiveInt = 128
+    box_head: PositiveInt = 1024
+    max_detections: PositiveInt = 20
+    num_categories: Int = len(DF2.categories)
+
+    def __post_init__(self) -> None:
+        _check_detector(type(self).__name__, self.input_size, self.num_categories)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Any:
+        """Build from a card/checkpoint dict; unknown keys are a :class:`SchemaError`."""
+        return cls(**_known_fields(cls, data, cls.family))
+
+
+@settings_class
+class MaskRcnnConfig(FasterRcnnConfig):
+    """:class:`FasterRcnnConfig` plus torchvision's Mask R-CNN mask head: four 3 x 3 convolutions of
+    ``mask_channels`` on 14 x 14 RoI features, then a 28 x 28 mask per category."""
+
+    family: ClassVar[str] = "maskrcnn"
+
+    mask_channels: PositiveInt = 256
+
+
+CLASSIFIER_ARCHITECTURE = "garmentkp-classifier-v1"
+"""Name of the garment classifier (the backbone clothNet grafts onto its detector) :func:`garmentcli.models.
+classifier.build_classifier` builds."""
+
+
+@settings_class
+class ClassifierConfig:
+    """Shape of the garment-photo classifier: the EfficientNet-Lite trunk, global average pooling, dropout and one
+    linear layer to ``classes``, the photo folders of its training data (set from the data when empty)."""
+
+    input_size: PositiveInt = 224
+    backbone: TopDownBackbone = "efficientnet-lite0"
+    dropout: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.2
+    classes: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.input_size % 32:
+            raise SchemaError(f"ClassifierConfig.input_size must be a positive multiple of 32, got {self.input_size}")
+        if len(set(self.classes)) != len(self.classes):
+            raise SchemaError(f"ClassifierConfig.classes repeats a name: {', '.join(self.classes)}")
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["classes"] = list(self.classes)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ClassifierConfig:
+        """Build from a card/checkpoint dict; unknown keys are a :class:`SchemaError`."""
+        return cls(**_known_fields(cls, data, "classifier"))
+
+
+DetectorConfig = ModelConfig | KgdetConfig | FasterRcnnConfig
+"""The config of a detector (a letterboxed photo in, garments out): one-stage or two-stage."""
+
+AnyConfig = ModelConfig | TopDownConfig | CspnConfig | KgdetConfig | FasterRcnnConfig | ClassifierConfig
+"""Every network's config (:class:`MaskRcnnConfig` is a :class:`FasterRcnnConfig`)."""
 
 CONFIG_TYPES: dict[str, type[AnyConfig]] = {
     ARCHITECTURE: ModelConfig,
     TOPDOWN_ARCHITECTURE: TopDownConfig,
     CSPN_ARCHITECTURE: CspnConfig,
     KGDET_ARCHITECTURE: KgdetConfig,
+    FASTERRCNN_ARCHITECTURE: FasterRcnnConfig,
+    MASKRCNN_ARCHITECTURE: MaskRcnnConfig,
+    CLASSIFIER_ARCHITECTURE: ClassifierConfig,
 }
 """Each architecture name (in cards and checkpoints) -> the config class of its network."""
 
@@ -320,7 +420,11 @@ OUTPUT_NAMES = {
     TOPDOWN_ARCHITECTURE: TOPDOWN_OUTPUTS,
     CSPN_ARCHITECTURE: CSPN_OUTPUTS,
     KGDET_ARCHITECTURE: KGDET_OUTPUTS,
+    FASTERRCNN_ARCHITECTURE: RCNN_OUTPUTS,
+    MASKRCNN_ARCHITECTURE: MASK_OUTPUTS,
 }
+"""Each exported architecture -> its deployed graph's outputs (the classifier is never exported: only its trunk is
+used, grafted onto a detector)."""
 
 
 def config_type(architecture: str | None) -> type[AnyConfig]:
@@ -330,8 +434,9 @@ def config_type(architecture: str | None) -> type[AnyConfig]:
 
 
 def architecture_of(config: AnyConfig) -> str:
-    """The architecture name of a config's network."""
-    return next(name for name, kind in CONFIG_TYPES.items() if isinstance(config, kind))
+    """The architecture name of a config's network (by its exact class: a Mask R-CNN config is also a Faster R-CNN
+    one)."""
+    return next(name for name, kind in CONFIG_TYPES.items() if type(config) is kind)
 
 
 CATEGORY_INPUT = "categories"
@@ -345,5 +450,6 @@ def takes_categories(config: AnyConfig) -> bool:
 
 def output_names(config: AnyConfig) -> tuple[str, ...]:
     """The deployed graph's outputs, in order: the detector's heads, the RTFPose model's SimCC logits, CSPN's
-    heatmaps, or KGDet's per-location scores, boxes, keypoints and visibilities."""
+    heatmaps, KGDet's per-location scores, boxes, keypoints and visibilities, or the two-stage detectors' boxes (and
+    masks)."""
     return OUTPUT_NAMES[architecture_of(config)]

@@ -17,8 +17,10 @@ from garmentcli.models.card import ModelCard
 from garmentcli.models.config import (
     CATEGORY_INPUT,
     HEAD_NAMES,
+    ClassifierConfig,
     CropConfig,
     CspnConfig,
+    FasterRcnnConfig,
     KgdetConfig,
     TopDownConfig,
     output_names,
@@ -45,15 +47,19 @@ class ExportResult:
 def inference_module(network: Any) -> Any:
     """The module whose outputs (a tuple, in :func:`~garmentcli.models.config.output_names` order) are the deployed
     graph's: a detector through :class:`InferenceNetwork` (heatmaps through the sigmoid), the RTFPose model as it is
-    (SimCC logits), CSPN through :class:`~garmentcli.models.cspn.CspnInference` (the last stage's heatmaps), KGDet
-    through :class:`~garmentcli.models.kgdet.KgdetInference` (the last stage, input pixels). Its mode is left as it
-    is."""
+    (SimCC logits), CSPN through :class:`~garmentcli.models.cspn.CspnInference` (the last stage's heatmaps), a
+    two-stage detector through :class:`~garmentcli.models.rcnn.RcnnInference` (padded detections), KGDet through
+    :class:`~garmentcli.models.kgdet.KgdetInference` (the last stage, input pixels). Its mode is left as it is."""
     if isinstance(network.config, TopDownConfig):
         return network
     if isinstance(network.config, CspnConfig):
         from garmentcli.models.cspn import CspnInference
 
         return CspnInference(network)
+    if isinstance(network.config, FasterRcnnConfig):
+        from garmentcli.models.rcnn import RcnnInference
+
+        return RcnnInference(network)
     if isinstance(network.config, KgdetConfig):
         from garmentcli.models.kgdet import KgdetInference
 
@@ -114,15 +120,24 @@ def export_onnx(network: Any, card: ModelCard, path: Path, check_batch: int = 2,
     """Write ``path`` (ONNX, dynamic batch, batch norm folded, card in the metadata) and ``path.json``.
 
     The graph is run with onnxruntime on a random batch (:func:`check_inputs`) and compared with torch; an
-    :class:`InputError` is raised when they disagree beyond :data:`EXPORT_TOLERANCE`.
+    :class:`InputError` is raised when they disagree beyond :data:`EXPORT_TOLERANCE`. A two-stage detector's
+    graph takes one image (its per-image post-processing is unrolled when traced; the onnx backend feeds it
+    a batch image by image).
     """
     torch = require_torch()
     import onnx
 
+    config = network.config
+    if isinstance(config, ClassifierConfig):
+        raise InputError(
+            f"{path}: a garment classifier is not exported; graft its checkpoint onto a detector "
+            "(garmentkp train --arch fasterrcnn --graft CHECKPOINT)"
+        )
     graph_module = deployed_module(fuse_batch_norm(copy.deepcopy(network).cpu()))
-    names = output_names(network.config)
-    opset = opset_of(network.config)
-    inputs = check_inputs(network.config, check_batch, seed)
+    single = isinstance(config, FasterRcnnConfig)
+    names = output_names(config)
+    opset = opset_of(config)
+    inputs = check_inputs(config, 1 if single else check_batch, seed)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     with warnings.catch_warnings():
@@ -135,7 +150,7 @@ def export_onnx(network: Any, card: ModelCard, path: Path, check_batch: int = 2,
             opset_version=opset,
             input_names=list(inputs),
             output_names=list(names),
-            dynamic_axes={name: {0: "batch"} for name in (*inputs, *names)},
+            dynamic_axes=None if single else {name: {0: "batch"} for name in (*inputs, *names)},
         )
     card.parameters = count_parameters(network)
     card.export = {**card.export, "opset": opset, "torch": torch.__version__}

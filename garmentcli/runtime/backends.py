@@ -15,7 +15,7 @@ import numpy as np
 
 from garmentcli.choices import DEVICES, FLOAT32
 from garmentcli.errors import InputError, MissingDependencyError, require_torch
-from garmentcli.models.config import output_names
+from garmentcli.models.config import FasterRcnnConfig, output_names
 from garmentcli.models.registry import ModelFiles
 
 
@@ -64,20 +64,29 @@ class OnnxBackend:
         except Exception as exc:  # onnxruntime's own exception types
             raise InputError(f"{model.onnx}: onnxruntime cannot load it ({type(exc).__name__})") from exc
         self.device = device
-        self.input_name = self.session.get_inputs()[0].name
+        graph_input = self.session.get_inputs()[0]
+        self.input_name = graph_input.name
+        self.single_image = graph_input.shape[0] == 1
+        """A graph of one image at a time (the two-stage detectors'): a batch is run image by image."""
         self.outputs = output_names(model.card.config)
 
     def run(self, images: np.ndarray, extra: Mapping[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
         """The graph's outputs for ``images`` (and the graph's ``extra`` inputs by name, if it has any)."""
+        if self.single_image and len(images) != 1:
+            each = [
+                self.run(images[i : i + 1], {k: v[i : i + 1] for k, v in (extra or {}).items()})
+                for i in range(len(images))
+            ]
+            return {name: np.concatenate([e[name] for e in each]) for name in self.outputs}
         outputs = self.session.run(list(self.outputs), {self.input_name: images, **(extra or {})})
         return dict(zip(self.outputs, outputs, strict=True))
 
 
 class TorchModuleBackend:
-    """An in-memory torch network, run through the deployed graph's wrapper
-    (:func:`~garmentcli.models.export.inference_module`: the detector's heatmaps through the sigmoid, KGDet's last
-    stage in input pixels), so what it returns is what the exported model returns. Training's validation runs the
-    network being trained this way.
+    """An in-memory torch network, run through the deployed graph's module
+    (:func:`~garmentcli.models.export.deployed_module`: the one-stage detector's heatmaps through the sigmoid, KGDet's
+    last stage in input pixels, the two-stage detectors' padded detections), so what it returns is what the exported
+    model returns. Training's validation runs the network being trained this way.
 
     Each call runs in inference mode with the network in eval mode, and leaves its mode as it was.
     """
@@ -86,21 +95,20 @@ class TorchModuleBackend:
 
     def __init__(self, network: Any, device: Any = "cpu") -> None:
         torch = require_torch()
-        from garmentcli.models.export import inference_module
 
         self.torch = torch
         self.network: Any = network
-        self.wrapped = inference_module(network)
         self.outputs = output_names(network.config)
         self.device = str(device)
         self._device = torch.device(device)
 
     def run(self, images: np.ndarray) -> dict[str, np.ndarray]:
+        from garmentcli.models.export import deployed_module
+
         training = self.network.training
-        self.network.eval()
         try:
             with self.torch.inference_mode():
-                outputs = self.wrapped(self.torch.from_numpy(images).to(self._device))
+                outputs = deployed_module(self.network)(self.torch.from_numpy(images).to(self._device))
         finally:
             self.network.train(training)
         return {name: out.float().cpu().numpy() for name, out in zip(self.outputs, outputs, strict=True)}
@@ -120,6 +128,11 @@ class TorchBackend(TorchModuleBackend):
             raise MissingDependencyError("--device cuda with torch needs a CUDA build of torch and a GPU")
         check_device(device)
         torch.set_num_threads(cpu_threads())
+        if model.onnx is not None and isinstance(model.card.config, FasterRcnnConfig):
+            raise InputError(
+                f"{model.onnx}: the torch backend runs a two-stage detector from its training checkpoint (.pt); "
+                "use --backend onnx for the exported graph"
+            )
         if model.onnx is not None:
             network = load_onnx_weights(build_any(model.card.config), model.onnx).network
         else:

@@ -58,7 +58,7 @@ def read_run_file(output: str | Path) -> dict[str, Any] | None:
 def detection_settings(predictor: Any) -> dict[str, Any]:
     """The settings of a :class:`~garmentcli.runtime.predictor.Predictor` that shape its results:
     the model and its file's SHA-256, every decoding option, flip and refine, the top-down landmark model and its
-    SHA-256 (None without one; not the backend, device, batch size or threads)."""
+    SHA-256 (None without one), ``masks`` when on (not the backend, device, batch size or threads)."""
     from garmentcli.models.registry import model_sha256
 
     landmarker = predictor.landmarker
@@ -71,6 +71,7 @@ def detection_settings(predictor: Any) -> dict[str, Any]:
         "refine": predictor.refine,
         "landmarks": None if landmarker is None else landmarks.name if landmarks is not None else "in-memory",
         "landmarks_sha256": None if landmarks is None else model_sha256(landmarks),
+        **({"masks": True} if predictor.masks else {}),  # only when on: earlier outputs still resume
     }
 
 

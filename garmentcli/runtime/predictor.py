@@ -34,11 +34,20 @@ from garmentcli.io.sources import ImageSource
 from garmentcli.metrics.similarity import box_iou_pairs
 from garmentcli.models.card import ModelCard
 from garmentcli.models.codec import DecodeOptions, TargetCodec, merge_flip
-from garmentcli.models.config import DetectorConfig, KgdetConfig
+from garmentcli.models.config import (
+    ClassifierConfig,
+    DetectorConfig,
+    FasterRcnnConfig,
+    KgdetConfig,
+    MaskRcnnConfig,
+    ModelConfig,
+)
 from garmentcli.models.kgdet_codec import KgdetCodec
+from garmentcli.models.rcnn_codec import RcnnDecoder
 from garmentcli.models.registry import DEFAULT_MODEL, ModelFiles, resolve_model
 from garmentcli.runtime.backends import Backend, TorchModuleBackend, make_backend
 from garmentcli.runtime.letterbox import Letterbox, letterbox, to_tensor, warp
+from garmentcli.runtime.masks import mask_rle
 from garmentcli.runtime.timing import StageTimer
 from garmentcli.runtime.topdown import TopDownLandmarker, load_landmarker
 from garmentcli.schema.records import Garment, ImageRecord
@@ -87,6 +96,7 @@ class Predictor:
         workers: int = 2,
         refine: bool = False,
         landmarks: str | Path | ModelFiles | TopDownLandmarker | None = None,
+        masks: bool = False,
     ) -> None:
         self.model = model if isinstance(model, ModelFiles) else resolve_model(model)
         if self.model.card.is_topdown:
@@ -95,8 +105,20 @@ class Predictor:
                 "(with a detector as --model) or with --boxes FILE"
             )
         self.config = self.model.card.config
-        if flip and isinstance(self.config, KgdetConfig):
-            raise InputError(f"--flip: {self.model.name} is a kgdet model, whose outputs have no flip merge")
+        if isinstance(self.config, ClassifierConfig):
+            raise InputError(
+                f"--model {self.model.name}: a garment classifier (the first stage of grafting), not a detector"
+            )
+        if flip and not isinstance(self.config, ModelConfig):
+            kind = "kgdet" if isinstance(self.config, KgdetConfig) else "two-stage"
+            raise InputError(f"--flip: averages the one-stage detector's heatmaps; {self.model.name} is a {kind} model")
+        if masks and not isinstance(self.config, MaskRcnnConfig):
+            raise InputError(
+                f"--masks: {self.model.name} predicts no masks ({self.model.card.architecture}); "
+                "use a Mask R-CNN model (garmentkp train --arch maskrcnn)"
+            )
+        self.masks = masks
+        """Each garment's mask as COCO RLE in its ``segmentation`` (``detect --masks``, Mask R-CNN models)."""
         self.backend: Backend = make_backend(backend, self.model, device) if isinstance(backend, str) else backend
         self.codec = detector_codec(self.config)
         self.options = options or DecodeOptions()
@@ -223,6 +245,10 @@ class Predictor:
                 outputs = self.backend.run(batch)
         with timer.measure("postprocess"):
             decoded = self.codec.decode(outputs, self.options)
+            if self.masks:
+                assert isinstance(self.codec, RcnnDecoder)
+                masks = self.codec.masks(outputs, self.options)
+                return [with_masks(box, found, m) for box, found, m in zip(boxes, decoded, masks, strict=True)]
             return [box.to_image_all(found) for box, found in zip(boxes, decoded, strict=True)]
 
     def _refine(self, images: Sequence[np.ndarray | None], found: list[list[Garment]]) -> list[list[Garment]]:
@@ -275,9 +301,26 @@ class Predictor:
         return _Prepared(source, image_id, canvas, box, kept, None, decoded - start, time.perf_counter() - decoded)
 
 
-def detector_codec(config: DetectorConfig) -> TargetCodec | KgdetCodec:
-    """The codec that turns a detector's outputs into garments: the heatmap network's, or KGDet's."""
-    return KgdetCodec(config) if isinstance(config, KgdetConfig) else TargetCodec(config)
+def detector_codec(config: DetectorConfig) -> TargetCodec | KgdetCodec | RcnnDecoder:
+    """The codec that turns a detector's outputs into garments: the heatmap network's, KGDet's or the two-stage
+    detectors'."""
+    if isinstance(config, KgdetConfig):
+        return KgdetCodec(config)
+    if isinstance(config, FasterRcnnConfig):
+        return RcnnDecoder(config)
+    return TargetCodec(config)
+
+
+def with_masks(box: Letterbox, garments: list[Garment], masks: np.ndarray) -> list[Garment]:
+    """:meth:`Letterbox.to_image_all` of ``garments`` (input pixels), each with its mask probabilities (M, M) over
+    its box as a COCO RLE ``segmentation`` of the original image."""
+    mapped = []
+    for garment, probabilities in zip(garments, masks, strict=True):
+        found = box.to_image(garment)
+        if found.bbox[2] > 0 and found.bbox[3] > 0:
+            found.segmentation = mask_rle(probabilities, garment.bbox, box)
+            mapped.append(found)
+    return mapped
 
 
 def adopt_match(garment: Garment, candidates: list[Garment]) -> Garment:

@@ -40,7 +40,9 @@ class Garment:
     """``(K, 3)`` rows ``x, y, v`` for the K landmarks of the category, dataset order."""
     score: float | None = None
     id: int | None = None
-    segmentation: list[list[float]] | None = None
+    segmentation: list[list[float]] | dict[str, Any] | None = None
+    """Polygons ``[x0, y0, x1, y1, ...]`` (ground truth), or a COCO RLE ``{"size": [h, w], "counts": str}``
+    (``detect --masks``, :mod:`garmentcli.io.rle`)."""
     attributes: dict[str, int] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
     """Keys of the source entry this model has no field for, kept for writing back."""

@@ -2,26 +2,33 @@
 
 The loop (:mod:`garmentcli.train.loop`) is one: optimiser, schedule, frozen stages, checkpoints,
 logs and resume are shared. What differs between the one-stage detectors (CenterNet after
-DeepMark++, and the keypoint-guided KGDet) and the top-down landmark models (RTFPose, CSPN) is the
-network, the dataset that makes its inputs and targets, its loss and its validation; a
-:class:`Family` bundles those four, picked by the architecture name that every checkpoint stores.
+DeepMark++, and the keypoint-guided KGDet), the top-down landmark models (RTFPose, CSPN), clothNet's two-stage
+detectors (Faster and Mask R-CNN) and its garment classifier is the network, the dataset that makes its inputs and
+targets, its loss and its validation (and the figure that picks ``best.pt``); a :class:`Family` bundles those,
+picked by the architecture name that every checkpoint stores.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from garmentcli.errors import InputError, SchemaError
 from garmentcli.models.config import (
     ARCHITECTURE,
+    CLASSIFIER_ARCHITECTURE,
     CSPN_ARCHITECTURE,
+    FASTERRCNN_ARCHITECTURE,
     KGDET_ARCHITECTURE,
+    MASKRCNN_ARCHITECTURE,
     TOPDOWN_ARCHITECTURE,
     AnyConfig,
+    ClassifierConfig,
     CspnConfig,
+    FasterRcnnConfig,
     KgdetConfig,
+    MaskRcnnConfig,
     ModelConfig,
     TopDownConfig,
     architecture_of,
@@ -41,7 +48,14 @@ class Family:
     losses: Callable[[Any, dict[str, Any], Any], dict[str, Any]]
     """``(outputs, targets, options)`` -> the loss terms, ``loss`` their weighted sum."""
     validate: Callable[[Any, Any, Sequence[Sample], Any], dict[str, float]]
-    """``(network, config, samples, device)`` -> figures, ``val_kp_AP`` among them (it picks ``best.pt``)."""
+    """``(network, config, samples, device)`` -> figures, :attr:`score` among them."""
+    score: str = "val_kp_AP"
+    """The validation figure whose best value picks ``best.pt`` (higher is better)."""
+    forward: Callable[[Any, Any, dict[str, Any]], Any] = lambda network, images, targets: network(images)
+    """``(network, images, targets)`` -> the training outputs :attr:`losses` takes (the two-stage detectors take
+    their targets in the forward pass and return their loss terms)."""
+    fit_config: Callable[[Any, Sequence[Sample]], Any] = lambda config, samples: config
+    """``(config, training samples)`` -> the config to build (the classifier takes its classes from the data)."""
 
 
 def _centernet() -> Family:
@@ -122,11 +136,59 @@ def _kgdet() -> Family:
     )
 
 
+def _rcnn(config_type: type[FasterRcnnConfig]) -> Callable[[], Family]:
+    """clothNet's two-stage detectors: box (and mask) targets, torchvision's losses, box AP picks ``best.pt``."""
+
+    def make() -> Family:
+        from garmentcli.models.rcnn import build_rcnn
+        from garmentcli.train.losses import rcnn_losses
+        from garmentcli.train.rcnn_data import BoxDataset
+        from garmentcli.train.validate import validate_boxes
+
+        return Family(
+            architecture_of(config_type()),
+            config_type,
+            build_rcnn,
+            BoxDataset,
+            lambda outputs, targets, options: rcnn_losses(outputs),
+            validate_boxes,
+            score="val_box_AP",
+            forward=lambda network, images, targets: network(images, targets),
+        )
+
+    return make
+
+
+def _classifier() -> Family:
+    """The garment-photo classifier, clothNet's first stage: folder classes, cross-entropy, accuracy."""
+    from garmentcli.models.classifier import build_classifier
+    from garmentcli.train.losses import classifier_losses
+    from garmentcli.train.rcnn_data import PhotoClassDataset, photo_classes
+    from garmentcli.train.validate import validate_classifier
+
+    def fit_config(config: ClassifierConfig, samples: Sequence[Sample]) -> ClassifierConfig:
+        return config if config.classes else replace(config, classes=photo_classes(samples))
+
+    return Family(
+        CLASSIFIER_ARCHITECTURE,
+        ClassifierConfig,
+        build_classifier,
+        PhotoClassDataset,
+        lambda outputs, targets, options: classifier_losses(outputs, targets),
+        validate_classifier,
+        score="val_accuracy",
+        fit_config=fit_config,
+    )
+
+
 FAMILIES = {
     ARCHITECTURE: _centernet,
     TOPDOWN_ARCHITECTURE: _topdown,
     CSPN_ARCHITECTURE: _cspn,
     KGDET_ARCHITECTURE: _kgdet,
+    FASTERRCNN_ARCHITECTURE: _rcnn(FasterRcnnConfig),
+    MASKRCNN_ARCHITECTURE: _rcnn(MaskRcnnConfig),
+    CLASSIFIER_ARCHITECTURE: _classifier,
 }
 
 FAMILY_NAMES = {
@@ -134,6 +196,9 @@ FAMILY_NAMES = {
     "rtfpose": TOPDOWN_ARCHITECTURE,
     "cspn": CSPN_ARCHITECTURE,
     "kgdet": KGDET_ARCHITECTURE,
+    "fasterrcnn": FASTERRCNN_ARCHITECTURE,
+    "maskrcnn": MASKRCNN_ARCHITECTURE,
+    "classifier": CLASSIFIER_ARCHITECTURE,
 }
 """What ``--arch`` calls each family -> its architecture name (in cards and checkpoints)."""
 

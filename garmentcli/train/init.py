@@ -18,7 +18,7 @@ from typing import Any
 
 from garmentcli.choices import FLOAT32
 from garmentcli.errors import InputError, require_torch
-from garmentcli.models.config import KGDET_ARCHITECTURE
+from garmentcli.models.config import KgdetConfig, ModelConfig
 from garmentcli.models.layers import conv_bn_pairs
 from garmentcli.models.registry import ModelFiles, resolve_model
 
@@ -34,10 +34,10 @@ def init_model(spec: str) -> ModelFiles:
     files = resolve_model(spec)
     if files.checkpoint is None and files.card.precision != FLOAT32:
         raise InputError(f"--init {spec}: an {files.card.precision} model; start from its float model")
-    if files.checkpoint is None and files.card.is_topdown:
-        raise InputError(f"--init {spec}: an exported top-down model; start from its training checkpoint (.pt)")
-    if files.checkpoint is None and files.card.architecture == KGDET_ARCHITECTURE:
-        raise InputError(f"--init {spec}: an exported kgdet model; start from its training checkpoint (.pt)")
+    if files.checkpoint is None and not isinstance(files.card.config, ModelConfig):
+        config = files.card.config
+        kind = "top-down" if files.card.is_topdown else "kgdet" if isinstance(config, KgdetConfig) else "two-stage"
+        raise InputError(f"--init {spec}: an exported {kind} model; start from its training checkpoint (.pt)")
     return files
 
 

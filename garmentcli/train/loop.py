@@ -2,7 +2,8 @@
 
 One epoch = one pass over the training samples in an order drawn from ``(seed, epoch)``. After
 every epoch the run folder gets ``last.pt`` (everything needed to resume), ``best.pt`` when the
-validation keypoint AP improved (or, without validation data, the lowest training loss),
+validation figure of the family improved (keypoint AP; box AP for a box-only detector, accuracy for the
+classifier; without validation data, the lowest training loss),
 ``log.csv`` and ``curves.png``. ``resume`` continues from a ``last.pt`` so that the resumed run
 computes exactly what the uninterrupted one would have (same order, same augmentation, same RNG).
 """
@@ -60,6 +61,9 @@ class TrainOptions:
     group: str | None = None
     """A per-group fine-tune (RTFPose's): only the head trains, on the crops of this garment group's categories
     (:data:`~garmentcli.schema.garment_groups.GARMENT_GROUPS`), the trunk stays as ``init`` gave it."""
+    graft: str | None = None
+    """The garment classifier's checkpoint whose trunk a fresh two-stage detector starts from, in place of
+    ImageNet's (clothNet's grafting, :mod:`garmentcli.train.graft`)."""
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     weights: LossWeights = field(default_factory=LossWeights)
 
@@ -162,9 +166,14 @@ class Trainer:
             self.val_samples = only_group(self.val_samples, self.options.group)
         self.device = resolve_device(self.options.device)
         self.family = family_of(self.config)
+        self.config = self.family.fit_config(self.config, self.train_samples)
         self.network = self.family.build(self.config)
         self.train_set = self.family.dataset(self.train_samples, self.config, self.options.augment, self.options.seed)
-        if self.fresh and self.options.init is not None:
+        if self.fresh and self.options.graft is not None:
+            from garmentcli.train.graft import graft_backbone
+
+            graft_backbone(self.network, Path(self.options.graft))
+        elif self.fresh and self.options.init is not None:
             from garmentcli.train.init import init_model, load_init_weights
 
             batches = _loader(self.train_set, self.options, epoch=0, shuffle=True)
@@ -233,7 +242,7 @@ class Trainer:
             images = images.to(self.device, non_blocking=True).float()
             targets = {k: v.to(self.device, non_blocking=True) for k, v in targets.items()}
             with torch.autocast(self.device.type, dtype=torch.float16, enabled=autocast):
-                outputs = self.network(images)
+                outputs = self.family.forward(self.network, images, targets)
             terms = self.family.losses(outputs, targets, self.options)
             self.optimizer.zero_grad(set_to_none=True)
             self.scaler.scale(terms["loss"]).backward()
@@ -265,7 +274,7 @@ class Trainer:
             row["seconds"] = round(time.perf_counter() - started, 1)
             self.epoch += 1
             self.history.append(row)
-            score = row.get("val_kp_AP", -row["loss"])
+            score = row.get(self.family.score, -row["loss"])
             improved = score > self.best_score
             if improved:
                 self.best_score = score

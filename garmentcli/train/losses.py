@@ -234,3 +234,16 @@ def gather_rows(values: Any, indices: Any) -> Any:
     """``(B, L, ...)`` per-location values, ``(B, M)`` location indices -> ``(B, M, ...)``."""
     index = indices.long().view(*indices.shape, *([1] * (values.dim() - 2))).expand(-1, -1, *values.shape[2:])
     return torch.gather(values, 1, index)
+
+
+def rcnn_losses(outputs: dict[str, Any]) -> dict[str, Any]:
+    """torchvision's two-stage loss terms (``loss_objectness``, ``loss_rpn_box_reg``, ``loss_classifier``,
+    ``loss_box_reg``, and ``loss_mask`` for Mask R-CNN) and ``loss``, their sum (torchvision's weighting: all 1)."""
+    return {**outputs, "loss": sum(outputs.values())}
+
+
+def classifier_losses(logits: Any, targets: dict[str, Any]) -> dict[str, Any]:
+    """Cross-entropy of the photo's folder (``loss``, and ``accuracy`` of the batch for the log)."""
+    labels = targets["label"]
+    loss = functional.cross_entropy(logits.float(), labels)
+    return {"loss": loss, "accuracy": (logits.argmax(dim=1) == labels).float().mean()}

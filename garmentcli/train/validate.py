@@ -17,7 +17,7 @@ from typing import Any
 
 from garmentcli.io.sources import ImageSource
 from garmentcli.models.codec import DecodeOptions
-from garmentcli.models.config import CropConfig, ModelConfig
+from garmentcli.models.config import ClassifierConfig, CropConfig, FasterRcnnConfig, ModelConfig
 from garmentcli.runtime.predictor import Predictor
 from garmentcli.schema.fld import is_fld
 from garmentcli.schema.records import AnnotationSet
@@ -28,7 +28,7 @@ BATCH = 16
 
 def predict_samples(
     network: Any,
-    config: ModelConfig,
+    config: ModelConfig | FasterRcnnConfig,
     samples: Sequence[Sample],
     device: Any,
     options: DecodeOptions | None = None,
@@ -59,6 +59,39 @@ def validate(
         "val_kp_AP75": float(keypoints["AP75"]),
         "val_box_AP": float(boxes["AP"]),
     }
+
+
+def validate_boxes(network: Any, config: FasterRcnnConfig, samples: Sequence[Sample], device: Any) -> dict[str, float]:
+    """A box-only detector (the two-stage ones) through the predictor as ``detect`` runs it: ``val_box_AP``,
+    ``val_box_AP50`` and ``val_box_AP75``. No keypoint AP: it places no landmarks, so ``best.pt`` is picked by box
+    AP (:attr:`~garmentcli.train.families.Family.score`)."""
+    from garmentcli.metrics.evaluate import evaluate
+
+    predictions = predict_samples(network, config, samples, device)
+    boxes = evaluate(AnnotationSet([s.record for s in samples]), predictions, metrics=("box",))["bbox"]
+    return {f"val_box_{name}": float(boxes[name]) for name in ("AP", "AP50", "AP75")}
+
+
+def validate_classifier(
+    network: Any, config: ClassifierConfig, samples: Sequence[Sample], device: Any
+) -> dict[str, float]:
+    """The garment classifier's top-1 ``val_accuracy`` on labelled photos (letterboxed, not augmented)."""
+    import torch
+
+    from garmentcli.train.rcnn_data import PhotoClassDataset
+
+    dataset = PhotoClassDataset(samples, config, None)
+    training = network.training
+    network.eval()
+    correct = 0
+    try:
+        with torch.inference_mode():
+            for images, targets in torch.utils.data.DataLoader(dataset, batch_size=BATCH):
+                predicted = network(images.to(device).float()).argmax(dim=1).cpu()
+                correct += int((predicted == targets["label"]).sum())
+    finally:
+        network.train(training)
+    return {"val_accuracy": correct / len(dataset)}
 
 
 def predict_on_truth(network: Any, config: CropConfig, samples: Sequence[Sample], device: Any) -> AnnotationSet:
