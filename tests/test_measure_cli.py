@@ -188,7 +188,7 @@ def test_image_folder_runs_the_detector_first(scene, monkeypatch):
 
         def __init__(self, model, refine, flip):
             self.model, self.options, self.refine, self.flip = resolve_model(model), DecodeOptions(), refine, flip
-            self.landmarker = None
+            self.landmarker, self.masks = None, False
 
         def predict_sources_with_images(self, sources, ids=None, on_error=None):
             from garmentcli.io.images import read_image

@@ -114,6 +114,8 @@ def test_validation_of_a_perfect_network_scores_ap_1(tmp_path: Path) -> None:
         outputs.append(_perfect_outputs(codec.encode(moved, (128, 128)), 32))
 
     class Oracle(torch.nn.Module):
+        config = ModelConfig(input_size=128)  # what every network carries: the deployed wrapper reads it
+
         def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
             assert images.shape == (3, 3, 128, 128)
             return {name: torch.from_numpy(np.stack([o[name] for o in outputs])).float() for name in outputs[0]}
