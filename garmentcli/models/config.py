@@ -47,8 +47,27 @@ def _known_fields(cls: type, data: dict[str, Any], what: str) -> dict[str, Any]:
     return data
 
 
+class CardConfig:
+    """What every network's config shares: a JSON-able dict for cards and checkpoints and back.
+
+    ``kind`` names the config in errors; ``legacy`` holds the values of fields that old dicts lack (written
+    before the field existed). Tuples are written as lists.
+    """
+
+    kind: ClassVar[str]
+    legacy: ClassVar[dict[str, Any]] = {}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {name: list(value) if isinstance(value, tuple) else value for name, value in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Any:
+        """Build from a card/checkpoint dict; unknown keys are a :class:`SchemaError`."""
+        return cls(**{**cls.legacy, **_known_fields(cls, data, cls.kind)})
+
+
 @settings_class
-class ModelConfig:
+class ModelConfig(CardConfig):
     """Shape of the network and of its targets.
 
     ``backbone`` is one of :data:`BACKBONES`. For the from-scratch backbone, ``width`` is the channel
@@ -60,6 +79,10 @@ class ModelConfig:
     Every field is checked when the config is made (:func:`~garmentcli.settings.settings_class`):
     whole numbers in range, a known backbone, four depths; a bad one is a one-line :class:`SchemaError`.
     """
+
+    kind: ClassVar[str] = "model"
+    legacy: ClassVar[dict[str, Any]] = {"backbone": SCRATCH_BACKBONE}
+    """A dict without ``backbone`` was written before the field existed, by a from-scratch model."""
 
     input_size: PositiveInt = 256
     backbone: BackboneName = "efficientnet-lite0"
@@ -80,19 +103,6 @@ class ModelConfig:
                 f"ModelConfig predicts {self.num_categories} categories / {self.num_groups} groups; the DeepFashion2 "
                 f"layout has {len(DF2.categories)} / {len(DF2.semantic_groups)}"
             )
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["depth"] = list(self.depth)
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
-        """Build from a card/checkpoint dict; unknown keys are a :class:`SchemaError`.
-
-        A dict without ``backbone`` was written before the field existed, by a from-scratch model.
-        """
-        return cls(**{"backbone": SCRATCH_BACKBONE, **_known_fields(cls, data, "model")})
 
 
 if set(BackboneName.__args__) != set(BACKBONES):  # pragma: no cover - a development-time check
@@ -136,7 +146,7 @@ def _check_heads(heads: tuple[str, ...]) -> None:
 
 
 @settings_class
-class TopDownConfig:
+class TopDownConfig(CardConfig):
     """Shape of the RTFPose-style top-down landmark network and of its SimCC targets.
 
     The input is one garment's crop, ``input_width`` x ``input_height`` (multiples of 32); the output is,
@@ -148,6 +158,8 @@ class TopDownConfig:
     (:mod:`garmentcli.train.group_heads`) names, for each DeepFashion2 category in id order, the head its
     landmarks come from: :data:`~garmentcli.schema.garment_groups.SHARED_HEAD` or the category's garment group.
     """
+
+    kind: ClassVar[str] = "top-down"
 
     input_width: PositiveInt = 192
     input_height: PositiveInt = 256
@@ -167,17 +179,6 @@ class TopDownConfig:
         if self.heads:
             _check_heads(self.heads)
 
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["sigma"] = list(self.sigma)
-        data["heads"] = list(self.heads)
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TopDownConfig:
-        """Build from a card/checkpoint dict; unknown keys are a :class:`SchemaError`."""
-        return cls(**_known_fields(cls, data, "top-down"))
-
 
 CSPN_ARCHITECTURE = "garmentkp-cspn-v1"
 """Name of the cascaded pyramid landmark family :func:`garmentcli.models.cspn.build_cspn` builds."""
@@ -191,7 +192,7 @@ finest. See :mod:`garmentcli.models.cspn` for why these and not the paper's 64, 
 
 
 @settings_class
-class CspnConfig:
+class CspnConfig(CardConfig):
     """Shape of the CSPN-style cascaded pyramid landmark network and of its heatmap targets.
 
     The input is one garment's crop, ``input_width`` x ``input_height`` (multiples of 32), cut as for
@@ -199,6 +200,8 @@ class CspnConfig:
     :data:`CSPN_STRIDES`; each stage gives one heatmap per semantic landmark group on the finest map, with
     Gaussian targets of ``sigma`` cells (:class:`~garmentcli.models.heatmap.HeatmapCodec`).
     """
+
+    kind: ClassVar[str] = "cspn"
 
     input_width: PositiveInt = 192
     input_height: PositiveInt = 256
@@ -210,14 +213,6 @@ class CspnConfig:
 
     def __post_init__(self) -> None:
         _check_crop("CspnConfig", self.input_width, self.input_height, self.num_groups)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> CspnConfig:
-        """Build from a card/checkpoint dict; unknown keys are a :class:`SchemaError`."""
-        return cls(**_known_fields(cls, data, "cspn"))
 
 
 CropConfig = TopDownConfig | CspnConfig
@@ -237,7 +232,7 @@ KGDET_STRIDES = (8, 16, 32)
 
 
 @settings_class
-class KgdetConfig:
+class KgdetConfig(CardConfig):
     """Shape of the KGDet-style keypoint-guided detector (:mod:`garmentcli.models.kgdet`) and of its targets.
 
     The input is a ``input_size`` square (a multiple of 32), letterboxed as for :class:`ModelConfig`. The
@@ -249,6 +244,8 @@ class KgdetConfig:
     offsets in ``refinements`` cascaded stages, each gathering features at the previous stage's informative
     keypoints with a deformable convolution whose kernel has one tap per keypoint (so their number is a square).
     """
+
+    kind: ClassVar[str] = "kgdet"
 
     input_size: PositiveInt = 256
     backbone: TopDownBackbone = "efficientnet-lite0"
@@ -291,16 +288,6 @@ class KgdetConfig:
         """Side of the deformable kernel: one tap per informative keypoint."""
         return math.isqrt(self.informative_points)
 
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["strides"] = list(self.strides)
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> KgdetConfig:
-        """Build from a card/checkpoint dict; unknown keys are a :class:`SchemaError`."""
-        return cls(**_known_fields(cls, data, "kgdet"))
-
 
 FASTERRCNN_ARCHITECTURE = "garmentkp-fasterrcnn-v1"
 """Name of the two-stage box detector (clothNet's Faster R-CNN) :func:`garmentcli.models.rcnn.build_rcnn` builds."""
@@ -326,7 +313,7 @@ def _check_detector(name: str, input_size: int, categories: int) -> None:
 
 
 @settings_class
-class FasterRcnnConfig:
+class FasterRcnnConfig(CardConfig):
     """Shape of the two-stage garment detector (torchvision's Faster R-CNN on an EfficientNet-Lite trunk).
 
     The input is the letterboxed photo, ``input_size`` square (a multiple of 32). The trunk's four levels (strides
@@ -335,7 +322,7 @@ class FasterRcnnConfig:
     image are kept.
     """
 
-    family: ClassVar[str] = "fasterrcnn"
+    kind: ClassVar[str] = "fasterrcnn"
 
     input_size: PositiveInt = 512
     backbone: TopDownBackbone = "efficientnet-lite0"
@@ -347,21 +334,13 @@ class FasterRcnnConfig:
     def __post_init__(self) -> None:
         _check_detector(type(self).__name__, self.input_size, self.num_categories)
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Any:
-        """Build from a card/checkpoint dict; unknown keys are a :class:`SchemaError`."""
-        return cls(**_known_fields(cls, data, cls.family))
-
 
 @settings_class
 class MaskRcnnConfig(FasterRcnnConfig):
     """:class:`FasterRcnnConfig` plus torchvision's Mask R-CNN mask head: four 3 x 3 convolutions of
     ``mask_channels`` on 14 x 14 RoI features, then a 28 x 28 mask per category."""
 
-    family: ClassVar[str] = "maskrcnn"
+    kind: ClassVar[str] = "maskrcnn"
 
     mask_channels: PositiveInt = 256
 
@@ -372,9 +351,11 @@ classifier.build_classifier` builds."""
 
 
 @settings_class
-class ClassifierConfig:
+class ClassifierConfig(CardConfig):
     """Shape of the garment-photo classifier: the EfficientNet-Lite trunk, global average pooling, dropout and one
     linear layer to ``classes``, the photo folders of its training data (set from the data when empty)."""
+
+    kind: ClassVar[str] = "classifier"
 
     input_size: PositiveInt = 224
     backbone: TopDownBackbone = "efficientnet-lite0"
@@ -386,16 +367,6 @@ class ClassifierConfig:
             raise SchemaError(f"ClassifierConfig.input_size must be a positive multiple of 32, got {self.input_size}")
         if len(set(self.classes)) != len(self.classes):
             raise SchemaError(f"ClassifierConfig.classes repeats a name: {', '.join(self.classes)}")
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["classes"] = list(self.classes)
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ClassifierConfig:
-        """Build from a card/checkpoint dict; unknown keys are a :class:`SchemaError`."""
-        return cls(**_known_fields(cls, data, "classifier"))
 
 
 DetectorConfig = ModelConfig | KgdetConfig | FasterRcnnConfig
