@@ -13,12 +13,7 @@ from garmentcli.errors import SchemaError
 from garmentcli.io.jsonio import load_json
 from garmentcli.models.config import (
     ARCHITECTURE,
-    CLASSIFIER_ARCHITECTURE,
-    CSPN_ARCHITECTURE,
-    FASTERRCNN_ARCHITECTURE,
-    KGDET_ARCHITECTURE,
-    MASKRCNN_ARCHITECTURE,
-    TOPDOWN_ARCHITECTURE,
+    CONFIG_TYPES,
     AnyConfig,
     CropConfig,
     architecture_of,
@@ -29,6 +24,9 @@ from garmentcli.settings import NonNegativeInt, settings_class
 
 CARD_SCHEMA_VERSION = 1
 """Version of the card format; bumped when a field changes meaning."""
+
+ARCHITECTURES = tuple(CONFIG_TYPES)
+"""Every architecture name a card may carry."""
 
 METADATA_KEY = "garmentkp_card"
 """Key of the card JSON in the ONNX file's ``metadata_props`` (onnxruntime's ``custom_metadata_map``)."""
@@ -44,16 +42,8 @@ class ModelCard:
     RTFPose top-down landmark model), a :class:`CspnConfig` (the CSPN one), a :class:`KgdetConfig` (the
     keypoint-guided detector), a :class:`FasterRcnnConfig` or :class:`MaskRcnnConfig` (the two-stage detectors) or
     a :class:`ClassifierConfig`; it decides ``architecture``."""
-    architecture: Literal[
-        "garmentkp-centernet-v1",
-        "garmentkp-rtfpose-v1",
-        "garmentkp-cspn-v1",
-        "garmentkp-kgdet-v1",
-        "garmentkp-fasterrcnn-v1",
-        "garmentkp-maskrcnn-v1",
-        "garmentkp-classifier-v1",
-    ] = ARCHITECTURE
-    schema_version: Literal[1] = CARD_SCHEMA_VERSION
+    architecture: Literal[ARCHITECTURES] = ARCHITECTURE
+    schema_version: Literal[CARD_SCHEMA_VERSION] = CARD_SCHEMA_VERSION
     landmarks: str = f"deepfashion2-{NUM_LANDMARKS}"
     parameters: NonNegativeInt | None = None
     training: dict[str, Any] = field(default_factory=dict)
@@ -62,7 +52,7 @@ class ModelCard:
     """Accuracy on named test sets, e.g. ``{"synth-test": {"keypoints_AP": 0.61, "bbox_AP": 0.83}}``."""
     export: dict[str, Any] = field(default_factory=dict)
     """Export facts: opset, max abs difference against torch, date; for int8, what it was quantised from."""
-    precision: Literal["float32", "int8"] = "float32"
+    precision: Literal[PRECISIONS] = "float32"
     """The graph's arithmetic: float32, or int8 (``garmentkp quantize``: onnxruntime static QDQ)."""
 
     def __post_init__(self) -> None:  # the architecture follows the config's type
@@ -123,27 +113,3 @@ class ModelCard:
     def read(cls, path: Path) -> ModelCard:
         return cls.from_dict(load_json(path), str(path))
 
-
-_CHOICES = (
-    ARCHITECTURE,
-    TOPDOWN_ARCHITECTURE,
-    CSPN_ARCHITECTURE,
-    KGDET_ARCHITECTURE,
-    FASTERRCNN_ARCHITECTURE,
-    MASKRCNN_ARCHITECTURE,
-    CLASSIFIER_ARCHITECTURE,
-    CARD_SCHEMA_VERSION,
-    PRECISIONS,
-)
-if _CHOICES != (
-    "garmentkp-centernet-v1",
-    "garmentkp-rtfpose-v1",
-    "garmentkp-cspn-v1",
-    "garmentkp-kgdet-v1",
-    "garmentkp-fasterrcnn-v1",
-    "garmentkp-maskrcnn-v1",
-    "garmentkp-classifier-v1",
-    1,
-    ("float32", "int8"),
-):  # pragma: no cover - development check
-    raise SchemaError("ModelCard's architecture / schema_version / precision choices differ from the constants")
